@@ -1,0 +1,1 @@
+"""streamchat: stream OpenAI-compatible chat replies from Flask to the browser as NDJSON."""

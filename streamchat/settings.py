@@ -1,0 +1,140 @@
+"""Typed settings, read once from the environment (and create_app's overrides)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+DEFAULT_MODEL = "gpt-5.4-mini"
+DEFAULT_SYSTEM_PROMPT = (
+    "You are a helpful assistant. Answer clearly and concisely; use Markdown where it helps."
+)
+
+
+class SettingsError(ValueError):
+    """A configuration value is malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting the app reads, parsed and checked once at start-up."""
+
+    openai_api_key: str | None
+    openai_base_url: str | None
+    openai_model: str
+    openai_models: tuple[str, ...]
+    openai_max_retries: int
+    openai_stream_usage: bool
+    system_prompt: str
+    heartbeat_seconds: float
+    upstream_connect_timeout_seconds: float
+    upstream_read_timeout_seconds: float
+    max_content_length: int
+    max_messages: int
+    max_message_chars: int
+    max_total_chars: int
+    demo_tokens_per_second: float
+
+    @property
+    def demo(self) -> bool:
+        """True when no API key is set: the built-in offline demo model answers."""
+        return not self.openai_api_key
+
+    def __repr__(self) -> str:
+        # The key must never reach a log line or a traceback through a repr.
+        shown = "<set>" if self.openai_api_key else "<unset>"
+        return f"Settings(openai_api_key={shown}, model={self.openai_model!r}, ...)"
+
+
+def _text(source: Mapping[str, Any], name: str, default: str | None) -> str | None:
+    value = source.get(name)
+    if value is None:
+        return default
+    value = str(value).strip()
+    return value or default
+
+
+def _number(source: Mapping[str, Any], name: str, default: float, *, minimum: float) -> float:
+    raw = _text(source, name, None)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+    if not value >= minimum or value == float("inf"):
+        raise SettingsError(f"{name} must be a finite number >= {minimum:g}, got {raw!r}")
+    return value
+
+
+def _integer(source: Mapping[str, Any], name: str, default: int, *, minimum: int) -> int:
+    raw = _text(source, name, None)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be >= {minimum}, got {raw!r}")
+    return value
+
+
+def _boolean(source: Mapping[str, Any], name: str, default: bool) -> bool:
+    raw = _text(source, name, None)
+    if raw is None:
+        return default
+    lowered = raw.lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
+def _base_url(source: Mapping[str, Any]) -> str | None:
+    raw = _text(source, "OPENAI_BASE_URL", None)
+    if raw is None:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise SettingsError(
+            f"OPENAI_BASE_URL must be an http(s) URL such as http://127.0.0.1:11434/v1, got {raw!r}"
+        )
+    return raw
+
+
+def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
+    """Build Settings from the environment, with ``overrides`` (same names) taking precedence."""
+    source: dict[str, Any] = dict(os.environ)
+    source.update(overrides or {})
+
+    model = _text(source, "OPENAI_MODEL", DEFAULT_MODEL)
+    listed = [m.strip() for m in str(source.get("OPENAI_MODELS") or "").split(",") if m.strip()]
+    # The default model is always allowed and always first, so the picker opens on it.
+    models = tuple(dict.fromkeys([model, *listed]))
+
+    return Settings(
+        openai_api_key=_text(source, "OPENAI_API_KEY", None),
+        openai_base_url=_base_url(source),
+        openai_model=model,
+        openai_models=models,
+        openai_max_retries=_integer(source, "OPENAI_MAX_RETRIES", 2, minimum=0),
+        openai_stream_usage=_boolean(source, "OPENAI_STREAM_USAGE", True),
+        system_prompt=_text(source, "SYSTEM_PROMPT", DEFAULT_SYSTEM_PROMPT),
+        heartbeat_seconds=_number(source, "HEARTBEAT_SECONDS", 15.0, minimum=0.01),
+        upstream_connect_timeout_seconds=_number(
+            source, "UPSTREAM_CONNECT_TIMEOUT_SECONDS", 10.0, minimum=0.01
+        ),
+        upstream_read_timeout_seconds=_number(
+            source, "UPSTREAM_READ_TIMEOUT_SECONDS", 120.0, minimum=0.01
+        ),
+        max_content_length=_integer(source, "MAX_CONTENT_LENGTH", 1_000_000, minimum=1024),
+        max_messages=_integer(source, "MAX_MESSAGES", 100, minimum=1),
+        max_message_chars=_integer(source, "MAX_MESSAGE_CHARS", 32_000, minimum=1),
+        max_total_chars=_integer(source, "MAX_TOTAL_CHARS", 200_000, minimum=1),
+        demo_tokens_per_second=_number(source, "DEMO_TOKENS_PER_SECOND", 40.0, minimum=0.1),
+    )

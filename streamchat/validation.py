@@ -1,0 +1,80 @@
+"""Checks a chat request body and turns it into the messages sent upstream."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import bad_request
+from .settings import Settings
+
+CLIENT_ROLES = ("user", "assistant")
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """A validated request: the model to use and the conversation, system prompt first."""
+
+    model: str
+    messages: list[dict[str, str]]
+
+
+def _check_text(content: str, where: str) -> None:
+    if "\x00" in content:
+        raise bad_request(f"{where} contains a NUL character.", "invalid_content")
+    try:
+        content.encode("utf-8")
+    except UnicodeEncodeError:
+        raise bad_request(f"{where} is not valid Unicode text.", "invalid_content") from None
+
+
+def validate_chat_request(body: object, settings: Settings) -> ChatRequest:
+    """Return the ChatRequest for ``body`` (parsed JSON) or raise a 400 ApiError."""
+    if not isinstance(body, dict):
+        raise bad_request("The request body must be a JSON object.", "invalid_body")
+
+    model = body.get("model")
+    if model is None:
+        model = settings.openai_model
+    elif not isinstance(model, str) or model not in settings.openai_models:
+        raise bad_request(
+            "Unknown model. Choose one of: " + ", ".join(settings.openai_models) + ".",
+            "model_not_allowed",
+        )
+
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise bad_request("'messages' must be a non-empty list.", "invalid_messages")
+    if len(messages) > settings.max_messages:
+        raise bad_request(
+            f"Too many messages: at most {settings.max_messages} per request.", "too_many_messages"
+        )
+
+    conversation = [{"role": "system", "content": settings.system_prompt}]
+    total_chars = 0
+    for index, message in enumerate(messages):
+        where = f"messages[{index}]"
+        if not isinstance(message, dict):
+            raise bad_request(f"{where} must be an object.", "invalid_messages")
+        role, content = message.get("role"), message.get("content")
+        if role not in CLIENT_ROLES:
+            # The system prompt is the server's; tool messages are not part of this API.
+            raise bad_request(f"{where}.role must be 'user' or 'assistant'.", "invalid_role")
+        if not isinstance(content, str):
+            raise bad_request(f"{where}.content must be a string.", "invalid_content")
+        if len(content) > settings.max_message_chars:
+            raise bad_request(
+                f"{where} is too long: at most {settings.max_message_chars} characters.",
+                "message_too_long",
+            )
+        _check_text(content, where)
+        total_chars += len(content)
+        conversation.append({"role": role, "content": content})
+
+    if total_chars > settings.max_total_chars:
+        raise bad_request(
+            f"The conversation is too long: at most {settings.max_total_chars} characters.",
+            "conversation_too_long",
+        )
+    if conversation[-1]["role"] != "user":
+        raise bad_request("The last message must be from the user.", "invalid_messages")
+    return ChatRequest(model=model, messages=conversation)
