@@ -1,0 +1,82 @@
+"""Builds the OpenAI client and opens streamed requests on it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx2
+import openai
+
+from .demo import DEMO_BASE_URL, DemoTransport
+from .errors import bad_upstream_reply, from_upstream_exception
+from .settings import Settings
+from .validation import ChatRequest
+
+# Not a secret: the demo transport never leaves the process and ignores it.
+_DEMO_API_KEY = "demo-model-no-key"
+
+
+def build_client(settings: Settings, http_client: httpx2.Client | None = None) -> openai.OpenAI:
+    """The sync OpenAI client the app uses for every request, built once in create_app.
+
+    With no API key the client talks to the in-process demo model, so the whole path
+    but the network hop is the real one.
+    """
+    timeout = httpx2.Timeout(
+        connect=settings.upstream_connect_timeout_seconds,
+        read=settings.upstream_read_timeout_seconds,
+        write=30.0,
+        pool=settings.upstream_connect_timeout_seconds,
+    )
+    if settings.demo and http_client is None:
+        http_client = httpx2.Client(transport=DemoTransport(settings.demo_tokens_per_second))
+    return openai.OpenAI(
+        api_key=settings.openai_api_key or _DEMO_API_KEY,
+        base_url=settings.openai_base_url if not settings.demo else DEMO_BASE_URL,
+        timeout=timeout,
+        max_retries=settings.openai_max_retries,
+        http_client=http_client,
+    )
+
+
+class UpstreamStream:
+    """An open streamed upstream response: its body chunks, and a way to close it."""
+
+    def __init__(self, response) -> None:
+        self._response = response
+        self.closed = False
+
+    def chunks(self) -> Iterator[bytes]:
+        """Raw body bytes as they arrive (content-encoding undone)."""
+        return self._response.http_response.iter_bytes()
+
+    def close(self) -> None:
+        """Close the upstream connection; safe to call more than once, from anywhere."""
+        if not self.closed:
+            self.closed = True
+            self._response.close()
+
+
+def open_chat_stream(
+    client: openai.OpenAI, chat: ChatRequest, settings: Settings
+) -> UpstreamStream:
+    """Send the chat request with streaming on and return the open response.
+
+    Raises ApiError when the upstream refuses before the stream starts.
+    """
+    extra: dict = {}
+    if settings.openai_stream_usage:
+        extra["stream_options"] = {"include_usage": True}
+    try:
+        # The raw-response API: the SDK builds the request, authenticates, retries the
+        # connect and maps error statuses, but we read the body bytes ourselves.
+        response = client.chat.completions.with_streaming_response.create(
+            model=chat.model, messages=chat.messages, stream=True, **extra
+        ).__enter__()
+    except openai.APIError as exc:
+        raise from_upstream_exception(exc, chat.model) from None
+    content_type = response.headers.get("content-type", "")
+    if not content_type.startswith("text/event-stream"):
+        response.close()
+        raise bad_upstream_reply()
+    return UpstreamStream(response)
