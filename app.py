@@ -1,0 +1,45 @@
+"""The Flask app factory. ``flask run`` finds ``create_app`` here; gunicorn uses wsgi.py."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import openai
+from flask import Flask
+
+from streamchat.handlers import install_error_handlers
+from streamchat.security import install_security_headers
+from streamchat.settings import Settings, load_settings
+from streamchat.upstream import build_client
+from streamchat.views import bp
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What the views need, built once per app: settings and the upstream client."""
+
+    settings: Settings
+    client: openai.OpenAI
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app. ``config`` overrides environment settings by name, and may carry
+    ``OPENAI_CLIENT`` (a ready client) or ``OPENAI_HTTP_CLIENT`` (an httpx2.Client for
+    the SDK, e.g. with a MockTransport in tests)."""
+    config = dict(config or {})
+    client = config.pop("OPENAI_CLIENT", None)
+    http_client = config.pop("OPENAI_HTTP_CLIENT", None)
+    settings = load_settings(config)
+
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length
+    app.config["TESTING"] = bool(config.get("TESTING", False))
+    app.extensions["streamchat"] = Runtime(
+        settings=settings, client=client or build_client(settings, http_client)
+    )
+    app.register_blueprint(bp)
+    install_error_handlers(app)
+    install_security_headers(app)
+    return app

@@ -1,0 +1,44 @@
+"""Error handlers: every error leaves as the JSON shape of DESIGN.md section 3."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+from .errors import ApiError
+
+
+def _json_error(error: ApiError):
+    response = jsonify(error.body())
+    response.status_code = error.status
+    if error.retry_after is not None:
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
+
+
+def install_error_handlers(app: Flask) -> None:
+    """Answer ApiError, HTTP errors (404, 405, 413, ...) and crashes with JSON."""
+
+    @app.errorhandler(ApiError)
+    def handle_api_error(error: ApiError):
+        return _json_error(error)
+
+    @app.errorhandler(HTTPException)
+    def handle_http_error(error: HTTPException):
+        code = (error.name or "error").lower().replace(" ", "_")
+        message = {
+            413: "The request body is too large.",
+            404: "There is nothing at this address.",
+            405: "This address does not accept that method.",
+        }.get(error.code, error.description or error.name)
+        response = _json_error(ApiError(error.code or 500, message, "invalid_request_error", code))
+        if error.code == 405:
+            response.headers["Allow"] = ", ".join(error.valid_methods or [])
+        return response
+
+    @app.errorhandler(Exception)
+    def handle_crash(error: Exception):
+        app.logger.exception("unhandled error")
+        return _json_error(
+            ApiError(500, "Something went wrong on the server.", "server_error", "internal_error")
+        )

@@ -1,0 +1,187 @@
+"""Shared fixtures: the app with a fake SDK transport, and real servers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx2
+import pytest
+
+from app import create_app
+from tests.fake_upstream import FakeUpstream
+
+ROOT = Path(__file__).resolve().parent.parent
+# Shaped so nobody mistakes it for a real key, and so a leak is easy to grep for.
+TEST_API_KEY = "test-key-not-real-0123456789"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch):
+    """No developer's real key or settings leak into a test."""
+    for name in list(os.environ):
+        if name.startswith(("OPENAI_", "DEMO_")) or name in {"SYSTEM_PROMPT", "HEARTBEAT_SECONDS"}:
+            monkeypatch.delenv(name)
+
+
+def sse_body(payloads: list[bytes], done: bool = True) -> bytes:
+    """Real SSE bytes as OpenAI sends them: ``data: <json>`` and a blank line each."""
+    events = [b"data: " + p + b"\n\n" for p in payloads]
+    if done:
+        events.append(b"data: [DONE]\n\n")
+    return b"".join(events)
+
+
+class RecordingTransport(httpx2.MockTransport):
+    """A MockTransport that keeps the requests the SDK sent."""
+
+    def __init__(self, handler: Callable[[httpx2.Request], httpx2.Response]) -> None:
+        self.requests: list[httpx2.Request] = []
+
+        def record(request: httpx2.Request) -> httpx2.Response:
+            request.read()
+            self.requests.append(request)
+            return handler(request)
+
+        super().__init__(record)
+
+
+@pytest.fixture
+def make_app():
+    """``make_app(handler, **settings)``: the app whose SDK talks to ``handler``."""
+
+    def build(handler=None, **settings):
+        transport = RecordingTransport(handler) if handler else None
+        config = {
+            "TESTING": True,
+            "OPENAI_API_KEY": TEST_API_KEY,
+            "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",
+            "OPENAI_MAX_RETRIES": "0",
+            **settings,
+        }
+        if transport:
+            config["OPENAI_HTTP_CLIENT"] = httpx2.Client(transport=transport)
+        app = create_app(config)
+        app.transport = transport
+        return app
+
+    return build
+
+
+@pytest.fixture
+def app(make_app):
+    """The app on the demo model, fast-paced."""
+    return make_app(OPENAI_API_KEY="", DEMO_TOKENS_PER_SECOND="2000")
+
+
+@pytest.fixture
+def client(app):
+    """Flask's test client for ``app``."""
+    return app.test_client()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_serving(port: int, process: subprocess.Popen, seconds: float = 30.0) -> None:
+    """Block until the app answers HTTP on 127.0.0.1:port, or fail with the server's output.
+
+    A bare TCP connect is not enough: gunicorn's master listens before its worker has
+    imported the app, and the first request would pay for the boot.
+    """
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{process.stdout.read()}")
+        try:
+            if httpx2.get(f"http://127.0.0.1:{port}/", timeout=2).status_code == 200:
+                return
+        except httpx2.HTTPError:
+            pass
+        time.sleep(0.05)
+    process.kill()
+    raise RuntimeError(f"server did not answer on {port} within {seconds}s")
+
+
+class RunningServer:
+    """A server process of ours, started as the Procfile (or flask run) starts it."""
+
+    def __init__(self, command: list[str], env: dict[str, str], port: int) -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        wait_until_serving(port, self.process)
+
+    def stop(self) -> str:
+        """Stop the server and return what it printed."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.stdout.read()
+
+
+def server_env(**settings: str) -> dict[str, str]:
+    """The environment for a server under test: loopback only, no inherited secrets."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("OPENAI_", "DEMO_")) and k not in {"PORT", "HOST"}
+    }
+    env.update({"HOST": "127.0.0.1", "WEB_CONCURRENCY": "1", "PYTHONUNBUFFERED": "1"})
+    env.update(settings)
+    return env
+
+
+def start_gunicorn(**settings: str) -> RunningServer:
+    """gunicorn exactly as the Procfile runs it (gevent worker), on a free loopback port."""
+    port = free_port()
+    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]
+    return RunningServer(command, server_env(PORT=str(port), **settings), port)
+
+
+def start_flask_run(**settings: str) -> RunningServer:
+    """The local workflow: ``flask run`` (Werkzeug's threaded dev server)."""
+    port = free_port()
+    command = [sys.executable, "-m", "flask", "--app", "app", "run", "--port", str(port)]
+    return RunningServer(command, server_env(**settings), port)
+
+
+@pytest.fixture(scope="module")
+def fake_upstream() -> Iterator[FakeUpstream]:
+    """The tests' own OpenAI-compatible upstream on 127.0.0.1."""
+    with FakeUpstream() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def live_server(fake_upstream) -> Iterator[RunningServer]:
+    """The real gunicorn + gevent server, one worker, talking to ``fake_upstream``."""
+    server = start_gunicorn(
+        OPENAI_API_KEY=TEST_API_KEY,
+        OPENAI_BASE_URL=fake_upstream.base_url,
+        OPENAI_MAX_RETRIES="0",
+        OPENAI_STREAM_USAGE="false",
+        HEARTBEAT_SECONDS="0.5",
+    )
+    yield server
+    server.stop()
