@@ -39,22 +39,42 @@ def demo_reply(question: str) -> str:
     )
 
 
-def _sse(payload: dict) -> bytes:
-    return b"data: " + json.dumps(payload, separators=(",", ":")).encode() + b"\n\n"
+def _sse(payload: dict, event: str | None = None) -> bytes:
+    head = f"event: {event}\n".encode() if event else b""
+    return head + b"data: " + json.dumps(payload, separators=(",", ":")).encode() + b"\n\n"
 
 
-class DemoChatStream(httpx2.SyncByteStream):
-    """The SSE body of one demo reply, paced like a real model."""
+class _PacedStream(httpx2.SyncByteStream):
+    """An SSE body that yields its events one by one, paced like a real model."""
 
-    def __init__(
-        self, model: str, text: str, tokens_per_second: float, usage: bool, prompt_chars: int
-    ):
-        self._model = model
+    def __init__(self, text: str, tokens_per_second: float) -> None:
         self._tokens = _TOKEN.findall(text)
         self._delay = 1.0 / tokens_per_second
-        self._usage = usage
-        self._prompt_tokens = max(1, prompt_chars // 4)
         self._closed = False
+
+    def _paced_tokens(self):
+        time.sleep(_FIRST_TOKEN_DELAY)
+        for index, token in enumerate(self._tokens):
+            if self._closed:
+                return
+            if index:
+                time.sleep(self._delay)
+            yield token
+
+    def close(self) -> None:
+        self._closed = True
+
+
+class DemoChatStream(_PacedStream):
+    """A Chat Completions stream: role chunk, content chunks, finish, usage, [DONE]."""
+
+    def __init__(
+        self, model: str, text: str, tokens_per_second: float, usage: bool, prompt_tokens: int
+    ):
+        super().__init__(text, tokens_per_second)
+        self._model = model
+        self._usage = usage
+        self._prompt_tokens = prompt_tokens
 
     def __iter__(self):
         base = {
@@ -69,13 +89,14 @@ class DemoChatStream(httpx2.SyncByteStream):
             choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
             return _sse({**base, "choices": [choice]})
 
-        time.sleep(_FIRST_TOKEN_DELAY)
-        yield chunk({"role": "assistant", "content": ""})
-        for token in self._tokens:
-            if self._closed:
-                return
-            time.sleep(self._delay)
+        first = True
+        for token in self._paced_tokens():
+            if first:
+                yield chunk({"role": "assistant", "content": ""})
+                first = False
             yield chunk({"content": token})
+        if self._closed:
+            return
         yield chunk({}, "stop")
         if self._usage:
             completion = len(self._tokens)
@@ -87,8 +108,93 @@ class DemoChatStream(httpx2.SyncByteStream):
             yield _sse({**base, "choices": [], "usage": usage})
         yield b"data: [DONE]\n\n"
 
-    def close(self) -> None:
-        self._closed = True
+
+class DemoResponsesStream(_PacedStream):
+    """A Responses API stream: created, item and part added, text deltas, done events,
+    completed; each event numbered by ``sequence_number`` as OpenAI does."""
+
+    def __init__(
+        self,
+        model: str,
+        text: str,
+        tokens_per_second: float,
+        prompt_tokens: int,
+        instructions: str | None,
+    ):
+        super().__init__(text, tokens_per_second)
+        self._text = text
+        self._model = model
+        self._prompt_tokens = prompt_tokens
+        self._instructions = instructions
+
+    def __iter__(self):
+        sequence = iter(range(1_000_000))
+        response_id = f"resp_demo{uuid.uuid4().hex}"
+        item_id = f"msg_demo{uuid.uuid4().hex}"
+
+        def event(kind: str, **fields) -> bytes:
+            return _sse({"type": kind, "sequence_number": next(sequence), **fields}, kind)
+
+        def response(status: str, output: list, usage: dict | None) -> dict:
+            return {
+                "id": response_id,
+                "object": "response",
+                "created_at": int(time.time()),
+                "status": status,
+                "error": None,
+                "incomplete_details": None,
+                "instructions": self._instructions,
+                "model": self._model,
+                "output": output,
+                "parallel_tool_calls": True,
+                "tool_choice": "auto",
+                "tools": [],
+                "usage": usage,
+            }
+
+        where = {"item_id": item_id, "output_index": 0, "content_index": 0}
+        empty_part = {"type": "output_text", "text": "", "annotations": []}
+        message = {"id": item_id, "type": "message", "role": "assistant"}
+        yield event("response.created", response=response("in_progress", [], None))
+        yield event("response.in_progress", response=response("in_progress", [], None))
+        first = True
+        for token in self._paced_tokens():
+            if first:
+                added = {**message, "status": "in_progress", "content": []}
+                yield event("response.output_item.added", output_index=0, item=added)
+                yield event("response.content_part.added", **where, part=empty_part)
+                first = False
+            yield event("response.output_text.delta", **where, delta=token, logprobs=[])
+        if self._closed:
+            return
+        part = {**empty_part, "text": self._text}
+        done = {**message, "status": "completed", "content": [part]}
+        yield event("response.output_text.done", **where, text=self._text, logprobs=[])
+        yield event("response.content_part.done", **where, part=part)
+        yield event("response.output_item.done", output_index=0, item=done)
+        completion = len(self._tokens)
+        usage = {
+            "input_tokens": self._prompt_tokens,
+            "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens": completion,
+            "output_tokens_details": {"reasoning_tokens": 0},
+            "total_tokens": self._prompt_tokens + completion,
+        }
+        yield event("response.completed", response=response("completed", [done], usage))
+
+
+def _last_user_text(messages: list) -> str:
+    for message in reversed(messages):
+        if isinstance(message, dict) and message.get("role") == "user":
+            return str(message.get("content") or "")
+    return ""
+
+
+def _prompt_tokens(messages: list, extra: str = "") -> int:
+    chars = len(extra) + sum(
+        len(str(m.get("content") or "")) for m in messages if isinstance(m, dict)
+    )
+    return max(1, chars // 4)  # about four characters a token
 
 
 class DemoTransport(httpx2.BaseTransport):
@@ -99,23 +205,31 @@ class DemoTransport(httpx2.BaseTransport):
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         """Serve one request in-process, as an OpenAI-compatible server would."""
-        if request.method != "POST" or not request.url.path.endswith("/chat/completions"):
-            return httpx2.Response(
-                404, json={"error": {"message": "not found", "type": "invalid_request_error"}}
+        path = request.url.path
+        if request.method == "POST" and path.endswith("/chat/completions"):
+            body = json.loads(request.read())
+            messages = body.get("messages") or []
+            stream = DemoChatStream(
+                model=body.get("model", "demo"),
+                text=demo_reply(_last_user_text(messages)),
+                tokens_per_second=self._tokens_per_second,
+                usage=bool((body.get("stream_options") or {}).get("include_usage")),
+                prompt_tokens=_prompt_tokens(messages),
             )
-        body = json.loads(request.read())
-        messages = body.get("messages") or []
-        question = next(
-            (m.get("content") or "" for m in reversed(messages) if m.get("role") == "user"), ""
-        )
-        prompt_chars = sum(len(str(m.get("content") or "")) for m in messages)
-        stream = DemoChatStream(
-            model=body.get("model", "demo"),
-            text=demo_reply(str(question)),
-            tokens_per_second=self._tokens_per_second,
-            usage=bool((body.get("stream_options") or {}).get("include_usage")),
-            prompt_chars=prompt_chars,
-        )
+        elif request.method == "POST" and path.endswith("/responses"):
+            body = json.loads(request.read())
+            messages = body.get("input") or []
+            instructions = body.get("instructions")
+            stream = DemoResponsesStream(
+                model=body.get("model", "demo"),
+                text=demo_reply(_last_user_text(messages)),
+                tokens_per_second=self._tokens_per_second,
+                prompt_tokens=_prompt_tokens(messages, instructions or ""),
+                instructions=instructions,
+            )
+        else:
+            error = {"error": {"message": "Not found.", "type": "invalid_request_error"}}
+            return httpx2.Response(404, json=error)
         return httpx2.Response(
             200, headers={"content-type": "text/event-stream; charset=utf-8"}, stream=stream
         )

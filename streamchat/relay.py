@@ -1,8 +1,10 @@
 """The relay: upstream SSE bytes in, NDJSON lines out (DESIGN.md section 3).
 
 A plain generator fed plain data. It forwards each SSE ``data:`` payload exactly as it
-arrived, one line each, and looks inside a payload only for errors, the stream's id
-and the end. No SDK model object is built per chunk: that is what keeps it cheap.
+arrived, one line each, and looks inside a payload only for errors and the end. No SDK
+model object is built per chunk: that is what keeps it cheap. What differs between
+Chat Completions and the Responses API (how a stream ends, what an error line looks
+like) lives in a small protocol object.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ import openai
 
 HEARTBEAT_LINE = b"\n"
 _DONE = b"[DONE]"
-_ID = re.compile(rb'"id"\s*:\s*"([^"\\]{1,200})"')
-_FINISHED = re.compile(rb'"finish_reason"\s*:\s*"')
+_MALFORMED = ("upstream_malformed", "The model provider sent a malformed reply.")
+_REPORTED = ("upstream_error", "The model provider reported an error.")
 
 
 class UpstreamEventError(Exception):
@@ -30,15 +32,104 @@ class UpstreamEventError(Exception):
         self.message = message
 
 
-def chat_error_line(stream_id: str | None, code: str, message: str) -> bytes:
-    """The chunk-shaped error line that ends a failed chat stream."""
-    line = {
-        "id": stream_id or f"chatcmpl-streamchat-{uuid.uuid4().hex}",
-        "object": "chat.completion.chunk",
-        "choices": [],
-        "error": {"message": message, "type": "upstream_error", "code": code},
-    }
-    return json.dumps(line, separators=(",", ":")).encode() + b"\n"
+def _compact(payload: bytes) -> tuple[bytes, dict]:
+    """Parse ``payload``; return it on one line and the parsed object. Malformed raises."""
+    try:
+        parsed = json.loads(payload)
+    except ValueError:
+        raise UpstreamEventError(*_MALFORMED) from None
+    if not isinstance(parsed, dict):
+        raise UpstreamEventError(*_MALFORMED)
+    if b"\n" in payload:
+        payload = json.dumps(parsed, separators=(",", ":"), ensure_ascii=False).encode()
+    return payload, parsed
+
+
+def _check_shape(payload: bytes, event_name: bytes | None) -> None:
+    if event_name == b"error":
+        raise UpstreamEventError(*_REPORTED)
+    # A cheap structural check instead of a parse per chunk: a truncated or garbled
+    # line fails it. The rare lines that need a real parse get one below.
+    if payload[:1] != b"{" or payload[-1:] != b"}":
+        raise UpstreamEventError(*_MALFORMED)
+
+
+class ChatProtocol:
+    """Chat Completions: ends at ``[DONE]`` or after a ``finish_reason``."""
+
+    _ID = re.compile(rb'"id"\s*:\s*"([^"\\]{1,200})"')
+    _FINISHED = re.compile(rb'"finish_reason"\s*:\s*"')
+
+    def __init__(self) -> None:
+        self.stream_id: str | None = None
+        self.finished = False
+
+    def check(self, payload: bytes, event_name: bytes | None) -> bytes:
+        """Return the line to send for ``payload``, or raise UpstreamEventError."""
+        _check_shape(payload, event_name)
+        if b"\n" in payload or b'"error"' in payload:
+            payload, parsed = _compact(payload)
+            if parsed.get("error"):
+                # Never pass the upstream's own text on: it can quote key fragments.
+                raise UpstreamEventError(*_REPORTED)
+        if self.stream_id is None:
+            found = self._ID.search(payload)
+            self.stream_id = found.group(1).decode() if found else None
+        if not self.finished and self._FINISHED.search(payload):
+            self.finished = True
+        return payload
+
+    def error_line(self, code: str, message: str) -> bytes:
+        """The chunk-shaped error line that ends a failed chat stream."""
+        line = {
+            "id": self.stream_id or f"chatcmpl-streamchat-{uuid.uuid4().hex}",
+            "object": "chat.completion.chunk",
+            "choices": [],
+            "error": {"message": message, "type": "upstream_error", "code": code},
+        }
+        return json.dumps(line, separators=(",", ":")).encode() + b"\n"
+
+
+class ResponsesProtocol:
+    """Responses API: ends after ``response.completed`` or ``response.incomplete``."""
+
+    # The event type is the top-level "type", which upstreams put first; nested output
+    # items have "type" fields too, so only the head of the payload is searched.
+    _TYPE = re.compile(rb'"type"\s*:\s*"([a-z_.]+)"')
+    _SEQUENCE = re.compile(rb'"sequence_number"\s*:\s*(\d+)')
+    _ENDS = (b"response.completed", b"response.incomplete")
+    _FAILS = (b"error", b"response.failed")
+
+    def __init__(self) -> None:
+        self.finished = False
+        self._last = b""
+
+    def check(self, payload: bytes, event_name: bytes | None) -> bytes:
+        """Return the line to send for ``payload``, or raise UpstreamEventError."""
+        _check_shape(payload, event_name)
+        if b"\n" in payload:
+            payload, _ = _compact(payload)
+        found = self._TYPE.search(payload, 0, 160)
+        kind = event_name or (found.group(1) if found else b"")
+        if kind in self._FAILS:
+            # Both carry the upstream's own message: replaced by ours, never passed on.
+            raise UpstreamEventError(*_REPORTED)
+        if kind in self._ENDS:
+            self.finished = True
+        self._last = payload
+        return payload
+
+    def error_line(self, code: str, message: str) -> bytes:
+        """An ``error`` event, the shape the upstream itself uses, numbered next in line."""
+        found = self._SEQUENCE.search(self._last)
+        line = {
+            "type": "error",
+            "code": code,
+            "message": message,
+            "param": None,
+            "sequence_number": int(found.group(1)) + 1 if found else 0,
+        }
+        return json.dumps(line, separators=(",", ":")).encode() + b"\n"
 
 
 def _describe_failure(exc: Exception) -> tuple[str, str]:
@@ -50,43 +141,16 @@ def _describe_failure(exc: Exception) -> tuple[str, str]:
     return "upstream_disconnected", "The connection to the model provider broke mid-reply."
 
 
-def _check_payload(payload: bytes, event_name: bytes | None) -> bytes:
-    """Return the payload as one NDJSON-safe line body, or raise UpstreamEventError."""
-    if event_name == b"error":
-        raise UpstreamEventError("upstream_error", "The model provider reported an error.")
-    if payload[:1] != b"{" or payload[-1:] != b"}":
-        raise UpstreamEventError("upstream_malformed", "The model provider sent a malformed reply.")
-    if b"\n" in payload or b'"error"' in payload:
-        # Rare paths, so only here do we pay for a parse: a multi-line data field has to
-        # be re-serialised onto one line, and "error" may be an in-band error event.
-        try:
-            parsed = json.loads(payload)
-        except ValueError:
-            raise UpstreamEventError(
-                "upstream_malformed", "The model provider sent a malformed reply."
-            ) from None
-        if not isinstance(parsed, dict):
-            raise UpstreamEventError(
-                "upstream_malformed", "The model provider sent a malformed reply."
-            )
-        if parsed.get("error"):
-            # Never pass the upstream's own text on: it can quote key fragments.
-            raise UpstreamEventError("upstream_error", "The model provider reported an error.")
-        if b"\n" in payload:
-            payload = json.dumps(parsed, separators=(",", ":"), ensure_ascii=False).encode()
-    return payload
-
-
-def relay_chat(source: Iterable[bytes | None]) -> Iterator[bytes]:
+def relay(
+    source: Iterable[bytes | None], protocol: ChatProtocol | ResponsesProtocol
+) -> Iterator[bytes]:
     """Turn upstream SSE bytes into NDJSON lines.
 
     ``source`` yields raw body chunks as they arrive, or ``None`` when the upstream has
     been silent for a heartbeat interval (a blank line goes out then). Whatever one read
-    delivers goes out in one write. A failure after the start becomes the chunk-shaped
+    delivers goes out in one write. A failure after the start becomes the protocol's
     error line, always the last line.
     """
-    stream_id: str | None = None
-    finished = False
     pending = b""
     data_lines: list[bytes] = []
     event_name: bytes | None = None
@@ -119,24 +183,29 @@ def relay_chat(source: Iterable[bytes | None]) -> Iterator[bytes]:
                     if out:
                         yield b"".join(out)
                     return
-                payload = _check_payload(payload, event_name)
+                out.append(protocol.check(payload, event_name) + b"\n")
                 event_name = None
-                if stream_id is None:
-                    found = _ID.search(payload)
-                    stream_id = found.group(1).decode() if found else None
-                if not finished and _FINISHED.search(payload):
-                    finished = True
-                out.append(payload + b"\n")
             if out:
                 batch, out = b"".join(out), []
                 yield batch
     except Exception as exc:  # GeneratorExit (client left) is not an Exception: it passes.
         code, message = _describe_failure(exc)
         # Lines already parsed from the failing read still go out, before the error line.
-        yield b"".join(out) + chat_error_line(stream_id, code, message)
+        yield b"".join(out) + protocol.error_line(code, message)
         return
-    if not finished and _DONE not in data_lines and not pending.startswith(b"data: [DONE]"):
-        # The body ended with neither [DONE] nor a finish_reason: the upstream cut us off.
-        yield chat_error_line(
-            stream_id, "upstream_cut_off", "The model provider ended the reply before it was done."
+    ended_with_done = _DONE in data_lines or pending.startswith(b"data: [DONE]")
+    if not protocol.finished and not ended_with_done:
+        # The body ended with no [DONE] and no sign of a finished reply: cut off.
+        yield protocol.error_line(
+            "upstream_cut_off", "The model provider ended the reply before it was done."
         )
+
+
+def relay_chat(source: Iterable[bytes | None]) -> Iterator[bytes]:
+    """The relay for Chat Completions streams (``/api/chat``)."""
+    return relay(source, ChatProtocol())
+
+
+def relay_responses(source: Iterable[bytes | None]) -> Iterator[bytes]:
+    """The relay for Responses API streams (``/api/responses``)."""
+    return relay(source, ResponsesProtocol())

@@ -37,6 +37,7 @@ class Settings:
     max_message_chars: int
     max_total_chars: int
     demo_tokens_per_second: float
+    chat_api: str
 
     @property
     def demo(self) -> bool:
@@ -95,6 +96,13 @@ def _boolean(source: Mapping[str, Any], name: str, default: bool) -> bool:
     raise SettingsError(f"{name} must be true or false, got {raw!r}")
 
 
+def _choice(source: Mapping[str, Any], name: str, default: str, allowed: tuple[str, ...]) -> str:
+    raw = _text(source, name, default)
+    if raw not in allowed:
+        raise SettingsError(f"{name} must be one of {', '.join(allowed)}, got {raw!r}")
+    return raw
+
+
 def _base_url(source: Mapping[str, Any]) -> str | None:
     raw = _text(source, "OPENAI_BASE_URL", None)
     if raw is None:
@@ -137,4 +145,5 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
         max_message_chars=_integer(source, "MAX_MESSAGE_CHARS", 32_000, minimum=1),
         max_total_chars=_integer(source, "MAX_TOTAL_CHARS", 200_000, minimum=1),
         demo_tokens_per_second=_number(source, "DEMO_TOKENS_PER_SECOND", 40.0, minimum=0.1),
+        chat_api=_choice(source, "CHAT_API", "chat", ("chat", "responses")),
     )

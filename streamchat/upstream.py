@@ -57,26 +57,52 @@ class UpstreamStream:
             self._response.close()
 
 
+def _open(create, model: str, **arguments) -> UpstreamStream:
+    """Open a streamed request through an SDK ``with_streaming_response.create``."""
+    try:
+        # The raw-response API: the SDK builds the request, authenticates, retries the
+        # connect and maps error statuses, but we read the body bytes ourselves.
+        response = create(model=model, stream=True, **arguments).__enter__()
+    except openai.APIError as exc:
+        raise from_upstream_exception(exc, model) from None
+    content_type = response.headers.get("content-type", "")
+    if not content_type.startswith("text/event-stream"):
+        response.close()
+        raise bad_upstream_reply()
+    return UpstreamStream(response)
+
+
 def open_chat_stream(
     client: openai.OpenAI, chat: ChatRequest, settings: Settings
 ) -> UpstreamStream:
-    """Send the chat request with streaming on and return the open response.
+    """Send a Chat Completions request with streaming on and return the open response.
 
     Raises ApiError when the upstream refuses before the stream starts.
     """
     extra: dict = {}
     if settings.openai_stream_usage:
         extra["stream_options"] = {"include_usage": True}
-    try:
-        # The raw-response API: the SDK builds the request, authenticates, retries the
-        # connect and maps error statuses, but we read the body bytes ourselves.
-        response = client.chat.completions.with_streaming_response.create(
-            model=chat.model, messages=chat.messages, stream=True, **extra
-        ).__enter__()
-    except openai.APIError as exc:
-        raise from_upstream_exception(exc, chat.model) from None
-    content_type = response.headers.get("content-type", "")
-    if not content_type.startswith("text/event-stream"):
-        response.close()
-        raise bad_upstream_reply()
-    return UpstreamStream(response)
+    return _open(
+        client.chat.completions.with_streaming_response.create,
+        chat.model,
+        messages=chat.messages,
+        **extra,
+    )
+
+
+def open_responses_stream(
+    client: openai.OpenAI, chat: ChatRequest, settings: Settings
+) -> UpstreamStream:
+    """Send a Responses API request with streaming on and return the open response.
+
+    The system prompt goes in ``instructions``; the conversation is the ``input``.
+    Raises ApiError when the upstream refuses before the stream starts.
+    """
+    system, *conversation = chat.messages
+    return _open(
+        client.responses.with_streaming_response.create,
+        chat.model,
+        instructions=system["content"],
+        input=conversation,
+        store=False,
+    )

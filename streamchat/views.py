@@ -8,8 +8,8 @@ from flask import Blueprint, Response, current_app, render_template, request, st
 
 from .errors import ApiError
 from .pump import with_heartbeats
-from .relay import relay_chat
-from .upstream import open_chat_stream
+from .relay import relay_chat, relay_responses
+from .upstream import open_chat_stream, open_responses_stream
 from .validation import validate_chat_request
 
 bp = Blueprint("chat", __name__)
@@ -52,21 +52,19 @@ def index():
         demo=settings.demo,
         models=list(settings.openai_models),
         default_model=settings.openai_model,
+        api=settings.chat_api,
     )
 
 
-@bp.post("/api/chat")
-def chat():
-    """Stream a chat reply as NDJSON: one upstream chunk per line."""
+def _stream(open_stream, relay):
+    """Validate, open the upstream, and answer with the relay as a streamed response."""
     runtime = _runtime()
     chat_request = validate_chat_request(read_json_body(), runtime.settings)
-    upstream = open_chat_stream(runtime.client, chat_request, runtime.settings)
+    upstream = open_stream(runtime.client, chat_request, runtime.settings)
 
     def body():
         try:
-            yield from relay_chat(
-                with_heartbeats(upstream.chunks(), runtime.settings.heartbeat_seconds)
-            )
+            yield from relay(with_heartbeats(upstream.chunks(), runtime.settings.heartbeat_seconds))
         finally:
             # Runs when the stream ends or the client goes away (a failed write closes
             # the generator), so no tokens are spent for nobody.
@@ -78,3 +76,15 @@ def chat():
     # A generator closed before its first step skips its finally; this covers that case.
     response.call_on_close(upstream.close)
     return response
+
+
+@bp.post("/api/chat")
+def chat():
+    """Stream a Chat Completions reply as NDJSON: one upstream chunk per line."""
+    return _stream(open_chat_stream, relay_chat)
+
+
+@bp.post("/api/responses")
+def responses():
+    """Stream a Responses API reply as NDJSON: one upstream event per line."""
+    return _stream(open_responses_stream, relay_responses)
