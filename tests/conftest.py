@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -92,7 +93,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_until_serving(port: int, process: subprocess.Popen, seconds: float = 30.0) -> None:
+def wait_until_serving(
+    port: int, process: subprocess.Popen, output: Callable[[], str], seconds: float = 30.0
+) -> None:
     """Block until the app answers HTTP on 127.0.0.1:port, or fail with the server's output.
 
     A bare TCP connect is not enough: gunicorn's master listens before its worker has
@@ -101,7 +104,7 @@ def wait_until_serving(port: int, process: subprocess.Popen, seconds: float = 30
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"server exited early:\n{process.stdout.read()}")
+            raise RuntimeError(f"server exited early:\n{output()}")
         try:
             if httpx2.get(f"http://127.0.0.1:{port}/", timeout=2).status_code == 200:
                 return
@@ -118,15 +121,19 @@ class RunningServer:
     def __init__(self, command: list[str], env: dict[str, str], port: int) -> None:
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
+        # A file, not a pipe: nobody drains a pipe while the server runs, and a full one
+        # would block the server's logging and so the server.
+        self.log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (closed in stop())
         self.process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
+            command, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, text=True
         )
-        wait_until_serving(port, self.process)
+        wait_until_serving(port, self.process, self.output)
+
+    def output(self) -> str:
+        """What the server has printed so far."""
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read()
 
     def stop(self) -> str:
         """Stop the server and return what it printed."""
@@ -137,7 +144,9 @@ class RunningServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        return self.process.stdout.read()
+        output = self.output()
+        self.log.close()
+        return output
 
 
 def server_env(**settings: str) -> dict[str, str]:

@@ -18,9 +18,13 @@ import time
 from dataclasses import dataclass, field
 
 
-def chunk_payload(stream_id: str, content: str | None = None, finish: str | None = None) -> bytes:
+def chunk_payload(
+    stream_id: str, content: str | None = None, finish: str | None = None, role: str | None = None
+) -> bytes:
     """One chat.completion.chunk as compact JSON bytes, like OpenAI sends."""
     delta = {} if content is None else {"content": content}
+    if role:
+        delta = {"role": role, **delta}
     body = {
         "id": stream_id,
         "object": "chat.completion.chunk",
@@ -32,8 +36,58 @@ def chunk_payload(stream_id: str, content: str | None = None, finish: str | None
 
 
 def reply_payloads(stream_id: str, words: list[str]) -> list[bytes]:
-    """A whole reply: one chunk per word, then a finish chunk."""
-    return [chunk_payload(stream_id, w) for w in words] + [chunk_payload(stream_id, None, "stop")]
+    """A whole reply as OpenAI streams it: a role chunk (openai-node's accumulator
+    requires one), one chunk per word, then a finish chunk."""
+    return [
+        chunk_payload(stream_id, "", role="assistant"),
+        *(chunk_payload(stream_id, w) for w in words),
+        chunk_payload(stream_id, None, "stop"),
+    ]
+
+
+def responses_payloads(response_id: str, words: list[str]) -> list[bytes]:
+    """A whole Responses API stream for a one-message reply of ``words``."""
+    text = "".join(words)
+    item = {"id": "msg_1", "type": "message", "role": "assistant"}
+    part = {"type": "output_text", "text": text, "annotations": []}
+    where = {"item_id": "msg_1", "output_index": 0, "content_index": 0}
+
+    def response(status: str, output: list) -> dict:
+        return {
+            "id": response_id,
+            "object": "response",
+            "status": status,
+            "model": "fake-model",
+            "output": output,
+            "error": None,
+            "usage": None,
+        }
+
+    events = [
+        {"type": "response.created", "response": response("in_progress", [])},
+        {
+            "type": "response.output_item.added",
+            "output_index": 0,
+            "item": {**item, "status": "in_progress", "content": []},
+        },
+        {"type": "response.content_part.added", **where, "part": {**part, "text": ""}},
+        *({"type": "response.output_text.delta", **where, "delta": w} for w in words),
+        {"type": "response.output_text.done", **where, "text": text},
+        {"type": "response.content_part.done", **where, "part": part},
+        {
+            "type": "response.output_item.done",
+            "output_index": 0,
+            "item": {**item, "status": "completed", "content": [part]},
+        },
+        {
+            "type": "response.completed",
+            "response": response("completed", [{**item, "status": "completed", "content": [part]}]),
+        },
+    ]
+    return [
+        json.dumps({**e, "sequence_number": n}, separators=(",", ":")).encode()
+        for n, e in enumerate(events)
+    ]
 
 
 @dataclass
@@ -66,6 +120,7 @@ class FakeUpstream:
 
     def __init__(self) -> None:
         self.script = Script()
+        self.scripts: dict[str, Script] = {}  # by requested model; else ``script``
         self.records: list[StreamRecord] = []
         self._lock = threading.Lock()
         fake = self
@@ -127,7 +182,7 @@ class FakeUpstream:
                 return
 
     def _answer(self, sock: socket.socket, request: dict) -> bool:
-        script = self.script
+        script = self.scripts.get(request.get("model"), self.script)
         if script.status != 200:
             extra = "".join(f"{k}: {v}\r\n" for k, v in script.headers.items())
             head = (

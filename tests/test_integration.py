@@ -56,16 +56,17 @@ def test_lines_equal_upstream_data_payloads_byte_for_byte(live_server, fake_upst
 
 def test_first_line_arrives_before_the_upstream_finishes(live_server, fake_upstream):
     payloads = reply_payloads("chatcmpl-early", ["first", " second", " third"])
-    fake_upstream.script = Script(payloads=payloads, pauses={1: 1.5})
+    fake_upstream.script = Script(payloads=payloads, pauses={2: 1.5})
     start = time.monotonic()
     lines, times, _ = stream(live_server.url)
     data_times = [t for line, t in zip(lines, times, strict=True) if line]
     record = fake_upstream.records[-1]
-    assert json.loads(next(x for x in lines if x))["choices"][0]["delta"]["content"] == "first"
+    data = [json.loads(x)["choices"][0]["delta"] for x in lines if x]
+    assert data[1]["content"] == "first" and data[2]["content"] == " second"
     # The first line came at once, and well before the upstream's last write.
     assert data_times[0] < 1.0
     assert start + data_times[0] < record.finished - 1.0
-    assert data_times[-1] - data_times[0] >= 1.4
+    assert data_times[2] - data_times[1] >= 1.4
 
 
 def test_heartbeats_fill_upstream_silence_before_the_first_token(live_server, fake_upstream):
@@ -159,11 +160,11 @@ def test_flask_run_serves_the_same_app_with_streaming(fake_upstream):
     )
     try:
         payloads = reply_payloads("chatcmpl-flask", ["one", " two"])
-        fake_upstream.script = Script(payloads=payloads, first_delay=1.0, pauses={1: 1.0})
+        fake_upstream.script = Script(payloads=payloads, first_delay=1.0, pauses={2: 1.0})
         lines, times, _ = stream(server.url)
         data = [(line, t) for line, t in zip(lines, times, strict=True) if line]
         assert [line for line, _ in data] == [p.decode() for p in payloads]
         assert lines[0] == ""  # heartbeat during the first-token delay
-        assert data[1][1] - data[0][1] >= 0.9  # each line arrived when it was sent
+        assert data[2][1] - data[1][1] >= 0.9  # each line arrived when it was sent
     finally:
         server.stop()
