@@ -8,12 +8,14 @@ from typing import Any
 
 import openai
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from streamchat.handlers import install_error_handlers
+from streamchat.ratelimit import install_rate_limits
 from streamchat.security import install_security_headers
 from streamchat.settings import Settings, load_settings
 from streamchat.upstream import build_client
-from streamchat.views import bp
+from streamchat.views import api, page
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["streamchat"] = Runtime(
         settings=settings, client=client or build_client(settings, http_client)
     )
-    app.register_blueprint(bp)
+    if settings.trusted_proxy_count:
+        # Trust X-Forwarded-* only from the proxies we were told about, so a client
+        # cannot pick its own address (and so its own rate-limit bucket).
+        n = settings.trusted_proxy_count
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
+    install_rate_limits(app, settings, api)
+    app.register_blueprint(page)
+    app.register_blueprint(api)
     install_error_handlers(app)
     install_security_headers(app)
     return app

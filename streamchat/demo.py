@@ -47,8 +47,12 @@ def _sse(payload: dict, event: str | None = None) -> bytes:
 class _PacedStream(httpx2.SyncByteStream):
     """An SSE body that yields its events one by one, paced like a real model."""
 
-    def __init__(self, text: str, tokens_per_second: float) -> None:
-        self._tokens = _TOKEN.findall(text)
+    def __init__(self, text: str, tokens_per_second: float, max_tokens: int | None) -> None:
+        tokens = _TOKEN.findall(text)
+        # Like a real model, stop at the cap the request set and say so.
+        self.truncated = bool(max_tokens) and len(tokens) > max_tokens
+        self._tokens = tokens[:max_tokens] if self.truncated else tokens
+        self._text = "".join(self._tokens)
         self._delay = 1.0 / tokens_per_second
         self._closed = False
 
@@ -69,9 +73,15 @@ class DemoChatStream(_PacedStream):
     """A Chat Completions stream: role chunk, content chunks, finish, usage, [DONE]."""
 
     def __init__(
-        self, model: str, text: str, tokens_per_second: float, usage: bool, prompt_tokens: int
+        self,
+        model: str,
+        text: str,
+        tokens_per_second: float,
+        usage: bool,
+        prompt_tokens: int,
+        max_tokens: int | None = None,
     ):
-        super().__init__(text, tokens_per_second)
+        super().__init__(text, tokens_per_second, max_tokens)
         self._model = model
         self._usage = usage
         self._prompt_tokens = prompt_tokens
@@ -97,7 +107,7 @@ class DemoChatStream(_PacedStream):
             yield chunk({"content": token})
         if self._closed:
             return
-        yield chunk({}, "stop")
+        yield chunk({}, "length" if self.truncated else "stop")
         if self._usage:
             completion = len(self._tokens)
             usage = {
@@ -120,9 +130,9 @@ class DemoResponsesStream(_PacedStream):
         tokens_per_second: float,
         prompt_tokens: int,
         instructions: str | None,
+        max_tokens: int | None = None,
     ):
-        super().__init__(text, tokens_per_second)
-        self._text = text
+        super().__init__(text, tokens_per_second, max_tokens)
         self._model = model
         self._prompt_tokens = prompt_tokens
         self._instructions = instructions
@@ -136,13 +146,14 @@ class DemoResponsesStream(_PacedStream):
             return _sse({"type": kind, "sequence_number": next(sequence), **fields}, kind)
 
         def response(status: str, output: list, usage: dict | None) -> dict:
+            incomplete = {"reason": "max_output_tokens"} if status == "incomplete" else None
             return {
                 "id": response_id,
                 "object": "response",
                 "created_at": int(time.time()),
                 "status": status,
                 "error": None,
-                "incomplete_details": None,
+                "incomplete_details": incomplete,
                 "instructions": self._instructions,
                 "model": self._model,
                 "output": output,
@@ -168,7 +179,8 @@ class DemoResponsesStream(_PacedStream):
         if self._closed:
             return
         part = {**empty_part, "text": self._text}
-        done = {**message, "status": "completed", "content": [part]}
+        status = "incomplete" if self.truncated else "completed"
+        done = {**message, "status": status, "content": [part]}
         yield event("response.output_text.done", **where, text=self._text, logprobs=[])
         yield event("response.content_part.done", **where, part=part)
         yield event("response.output_item.done", output_index=0, item=done)
@@ -180,7 +192,7 @@ class DemoResponsesStream(_PacedStream):
             "output_tokens_details": {"reasoning_tokens": 0},
             "total_tokens": self._prompt_tokens + completion,
         }
-        yield event("response.completed", response=response("completed", [done], usage))
+        yield event(f"response.{status}", response=response(status, [done], usage))
 
 
 def _last_user_text(messages: list) -> str:
@@ -215,6 +227,7 @@ class DemoTransport(httpx2.BaseTransport):
                 tokens_per_second=self._tokens_per_second,
                 usage=bool((body.get("stream_options") or {}).get("include_usage")),
                 prompt_tokens=_prompt_tokens(messages),
+                max_tokens=body.get("max_completion_tokens") or body.get("max_tokens"),
             )
         elif request.method == "POST" and path.endswith("/responses"):
             body = json.loads(request.read())
@@ -226,6 +239,7 @@ class DemoTransport(httpx2.BaseTransport):
                 tokens_per_second=self._tokens_per_second,
                 prompt_tokens=_prompt_tokens(messages, instructions or ""),
                 instructions=instructions,
+                max_tokens=body.get("max_output_tokens"),
             )
         else:
             error = {"error": {"message": "Not found.", "type": "invalid_request_error"}}

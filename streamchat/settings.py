@@ -38,6 +38,12 @@ class Settings:
     max_total_chars: int
     demo_tokens_per_second: float
     chat_api: str
+    max_output_tokens: int
+    max_tokens_field: str
+    rate_limit: str
+    ratelimit_storage_uri: str
+    trusted_proxy_count: int
+    allowed_origins: tuple[str, ...]
 
     @property
     def demo(self) -> bool:
@@ -103,6 +109,45 @@ def _choice(source: Mapping[str, Any], name: str, default: str, allowed: tuple[s
     return raw
 
 
+def _rate_limit(source: Mapping[str, Any]) -> str:
+    from limits import parse_many  # only needed here, at start-up
+
+    # An empty value (RATE_LIMIT=) disables limiting; unset means the default.
+    raw = source.get("RATE_LIMIT")
+    value = "20/minute" if raw is None else str(raw).strip()
+    if value:
+        try:
+            parse_many(value)
+        except ValueError:
+            raise SettingsError(
+                f"RATE_LIMIT must look like '20/minute' or '20/minute;200/day', got {value!r}"
+            ) from None
+    return value
+
+
+def _storage_uri(source: Mapping[str, Any]) -> str:
+    value = _text(source, "RATELIMIT_STORAGE_URI", "memory://")
+    # The scheme is checked here; whether its client library is installed is checked
+    # when the limiter builds its storage (streamchat.ratelimit), also at start-up.
+    if "://" not in value:
+        raise SettingsError(
+            f"RATELIMIT_STORAGE_URI must look like memory:// or redis://host:6379, got {value!r}"
+        )
+    return value
+
+
+def _origins(source: Mapping[str, Any]) -> tuple[str, ...]:
+    raw = str(source.get("ALLOWED_ORIGINS") or "")
+    origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+    for origin in origins:
+        parts = urlsplit(origin)
+        if parts.scheme not in {"http", "https"} or not parts.netloc or parts.path:
+            raise SettingsError(
+                f"ALLOWED_ORIGINS takes origins such as https://example.com, got {origin!r}"
+            )
+    return origins
+
+
 def _base_url(source: Mapping[str, Any]) -> str | None:
     raw = _text(source, "OPENAI_BASE_URL", None)
     if raw is None:
@@ -146,4 +191,15 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
         max_total_chars=_integer(source, "MAX_TOTAL_CHARS", 200_000, minimum=1),
         demo_tokens_per_second=_number(source, "DEMO_TOKENS_PER_SECOND", 40.0, minimum=0.1),
         chat_api=_choice(source, "CHAT_API", "chat", ("chat", "responses")),
+        max_output_tokens=_integer(source, "MAX_OUTPUT_TOKENS", 4096, minimum=0),
+        max_tokens_field=_choice(
+            source,
+            "MAX_TOKENS_FIELD",
+            "max_completion_tokens",
+            ("max_completion_tokens", "max_tokens"),
+        ),
+        rate_limit=_rate_limit(source),
+        ratelimit_storage_uri=_storage_uri(source),
+        trusted_proxy_count=_integer(source, "TRUSTED_PROXY_COUNT", 0, minimum=0),
+        allowed_origins=_origins(source),
     )

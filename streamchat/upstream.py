@@ -82,6 +82,10 @@ def open_chat_stream(
     extra: dict = {}
     if settings.openai_stream_usage:
         extra["stream_options"] = {"include_usage": True}
+    if settings.max_output_tokens:
+        # OpenAI's reasoning models take only max_completion_tokens; Ollama and some
+        # other servers only max_tokens. MAX_TOKENS_FIELD says which.
+        extra[settings.max_tokens_field] = settings.max_output_tokens
     return _open(
         client.chat.completions.with_streaming_response.create,
         chat.model,
@@ -99,10 +103,14 @@ def open_responses_stream(
     Raises ApiError when the upstream refuses before the stream starts.
     """
     system, *conversation = chat.messages
+    extra: dict = {}
+    if settings.max_output_tokens:
+        extra["max_output_tokens"] = settings.max_output_tokens
     return _open(
         client.responses.with_streaming_response.create,
         chat.model,
         instructions=system["content"],
         input=conversation,
         store=False,
+        **extra,
     )

@@ -6,13 +6,16 @@ import json
 
 from flask import Blueprint, Response, current_app, render_template, request, stream_with_context
 
+from .client_socket import client_socket, has_left
 from .errors import ApiError
+from .origin import check_same_origin
 from .pump import with_heartbeats
-from .relay import relay_chat, relay_responses
+from .relay import HEARTBEAT_LINE, relay_chat, relay_responses
 from .upstream import open_chat_stream, open_responses_stream
 from .validation import validate_chat_request
 
-bp = Blueprint("chat", __name__)
+page = Blueprint("page", __name__)
+api = Blueprint("api", __name__)
 
 STREAM_HEADERS = {
     "Cache-Control": "no-cache",
@@ -43,7 +46,7 @@ def read_json_body() -> object:
         ) from None
 
 
-@bp.get("/")
+@page.get("/")
 def index():
     """The chat page; it learns the models and demo mode from data attributes."""
     settings = _runtime().settings
@@ -61,10 +64,15 @@ def _stream(open_stream, relay):
     runtime = _runtime()
     chat_request = validate_chat_request(read_json_body(), runtime.settings)
     upstream = open_stream(runtime.client, chat_request, runtime.settings)
+    connection = client_socket(request.environ)
 
     def body():
         try:
-            yield from relay(with_heartbeats(upstream.chunks(), runtime.settings.heartbeat_seconds))
+            source = with_heartbeats(upstream.chunks(), runtime.settings.heartbeat_seconds)
+            for piece in relay(source):
+                if piece is HEARTBEAT_LINE and has_left(connection):
+                    return  # the upstream is silent and nobody is listening: stop now
+                yield piece
         finally:
             # Runs when the stream ends or the client goes away (a failed write closes
             # the generator), so no tokens are spent for nobody.
@@ -78,13 +86,19 @@ def _stream(open_stream, relay):
     return response
 
 
-@bp.post("/api/chat")
+@api.before_request
+def refuse_cross_site_requests():
+    """Browsers may call the API from our own page only."""
+    check_same_origin(_runtime().settings.allowed_origins)
+
+
+@api.post("/api/chat")
 def chat():
     """Stream a Chat Completions reply as NDJSON: one upstream chunk per line."""
     return _stream(open_chat_stream, relay_chat)
 
 
-@bp.post("/api/responses")
+@api.post("/api/responses")
 def responses():
     """Stream a Responses API reply as NDJSON: one upstream event per line."""
     return _stream(open_responses_stream, relay_responses)

@@ -63,6 +63,7 @@ def make_app():
             "OPENAI_API_KEY": TEST_API_KEY,
             "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",
             "OPENAI_MAX_RETRIES": "0",
+            "RATE_LIMIT": "",
             **settings,
         }
         if transport:
@@ -156,7 +157,10 @@ def server_env(**settings: str) -> dict[str, str]:
         for k, v in os.environ.items()
         if not k.startswith(("OPENAI_", "DEMO_")) and k not in {"PORT", "HOST"}
     }
-    env.update({"HOST": "127.0.0.1", "WEB_CONCURRENCY": "1", "PYTHONUNBUFFERED": "1"})
+    # Rate limiting is off unless a test is about it: suites send many requests from one address.
+    env.update(
+        {"HOST": "127.0.0.1", "WEB_CONCURRENCY": "1", "PYTHONUNBUFFERED": "1", "RATE_LIMIT": ""}
+    )
     env.update(settings)
     return env
 

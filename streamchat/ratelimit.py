@@ -1,0 +1,51 @@
+"""Per-client rate limits on the chat endpoints (Flask-Limiter), answered in our JSON shape."""
+
+from __future__ import annotations
+
+import math
+import time
+
+from flask import Blueprint, Flask, jsonify
+from flask_limiter import Limiter, RequestLimit
+from flask_limiter.util import get_remote_address
+from limits.errors import ConfigurationError
+
+from .errors import ApiError
+from .settings import Settings, SettingsError
+
+
+def _too_many_requests(limit: RequestLimit):
+    retry_after = max(1, math.ceil(limit.reset_at - time.time()))
+    error = ApiError(
+        429,
+        f"Too many requests. Try again in {retry_after} seconds.",
+        "rate_limit_error",
+        "rate_limited",
+        retry_after=retry_after,
+    )
+    response = jsonify(error.body())
+    response.status_code = 429
+    response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+def install_rate_limits(app: Flask, settings: Settings, api: Blueprint) -> Limiter | None:
+    """Limit every route of ``api`` to ``RATE_LIMIT`` per client address.
+
+    The address is ``request.remote_addr``: the peer, or what ProxyFix trusted from
+    ``TRUSTED_PROXY_COUNT`` proxies, never a header a client can simply set.
+    """
+    if not settings.rate_limit:
+        return None
+    try:
+        limiter = Limiter(
+            get_remote_address,
+            app=app,
+            storage_uri=settings.ratelimit_storage_uri,
+            strategy="fixed-window",
+            on_breach=_too_many_requests,
+        )
+    except ConfigurationError as exc:
+        raise SettingsError(f"RATELIMIT_STORAGE_URI is not usable: {exc}") from None
+    limiter.limit(settings.rate_limit)(api)
+    return limiter
