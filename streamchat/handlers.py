@@ -25,6 +25,8 @@ def install_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def handle_http_error(error: HTTPException):
+        if error.response is not None:
+            return error.response  # built already, e.g. the rate limiter's 429
         code = (error.name or "error").lower().replace(" ", "_")
         message = {
             413: "The request body is too large.",

@@ -43,9 +43,9 @@ def install_rate_limits(app: Flask, settings: Settings, api: Blueprint) -> Limit
             app=app,
             storage_uri=settings.ratelimit_storage_uri,
             strategy="fixed-window",
-            on_breach=_too_many_requests,
         )
     except ConfigurationError as exc:
         raise SettingsError(f"RATELIMIT_STORAGE_URI is not usable: {exc}") from None
-    limiter.limit(settings.rate_limit)(api)
+    # One budget for the whole API, whichever endpoint a client calls.
+    limiter.shared_limit(settings.rate_limit, scope="api", on_breach=_too_many_requests)(api)
     return limiter

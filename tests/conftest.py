@@ -165,10 +165,10 @@ def server_env(**settings: str) -> dict[str, str]:
     return env
 
 
-def start_gunicorn(**settings: str) -> RunningServer:
+def start_gunicorn(app_module: str = "wsgi:app", **settings: str) -> RunningServer:
     """gunicorn exactly as the Procfile runs it (gevent worker), on a free loopback port."""
     port = free_port()
-    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]
+    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", app_module]
     return RunningServer(command, server_env(PORT=str(port), **settings), port)
 
 

@@ -13,6 +13,7 @@ import json
 import select
 import socket
 import socketserver
+import struct
 import threading
 import time
 from dataclasses import dataclass, field
@@ -102,6 +103,11 @@ class Script:
     error_body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     send_done: bool = True
+    header_delay: float = 0.0  # silence before the status line
+    drop_before_headers: bool = False  # read the request, then hang up without a word
+    reset_after: int | None = None  # abort the connection (RST) after this many events
+    split_every: int = 0  # write each event in pieces of this many bytes...
+    split_pause: float = 0.0  # ...with this pause between pieces
 
 
 @dataclass
@@ -121,6 +127,7 @@ class FakeUpstream:
     def __init__(self) -> None:
         self.script = Script()
         self.scripts: dict[str, Script] = {}  # by requested model; else ``script``
+        self.live_connections = 0
         self.records: list[StreamRecord] = []
         self._lock = threading.Lock()
         fake = self
@@ -154,9 +161,15 @@ class FakeUpstream:
 
     # --- serving -------------------------------------------------------------------
     def _serve(self, sock: socket.socket) -> None:
-        # The app dropping a kept-alive connection is normal, not an error.
-        with contextlib.suppress(OSError):
-            self._serve_requests(sock)
+        with self._lock:
+            self.live_connections += 1
+        try:
+            # The app dropping a kept-alive connection is normal, not an error.
+            with contextlib.suppress(OSError):
+                self._serve_requests(sock)
+        finally:
+            with self._lock:
+                self.live_connections -= 1
 
     def _serve_requests(self, sock: socket.socket) -> None:
         reader = sock.makefile("rb")
@@ -183,6 +196,11 @@ class FakeUpstream:
 
     def _answer(self, sock: socket.socket, request: dict) -> bool:
         script = self.scripts.get(request.get("model"), self.script)
+        if script.header_delay and self._wait_for_peer_close(sock, script.header_delay):
+            return False
+        if script.drop_before_headers:
+            sock.close()
+            return False
         if script.status != 200:
             extra = "".join(f"{k}: {v}\r\n" for k, v in script.headers.items())
             head = (
@@ -205,13 +223,19 @@ class FakeUpstream:
             if script.send_done:
                 events.append(b"data: [DONE]\n\n")
             for index, event in enumerate(events):
+                if index == script.reset_after:
+                    # SO_LINGER 0: close() sends RST, as a crashed upstream would.
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    sock.close()
+                    record.finished = time.monotonic()
+                    return False
                 pause = script.interval + script.pauses.get(index, 0.0)
                 if index == 0:
                     pause += script.first_delay
                 if self._wait_for_peer_close(sock, pause):
                     record.peer_closed = time.monotonic()
                     return False
-                sock.sendall(b"%x\r\n%s\r\n" % (len(event), event))
+                self._send_chunk(sock, event, script)
                 record.events_sent += 1
             sock.sendall(b"0\r\n\r\n")
             record.finished = time.monotonic()
@@ -220,6 +244,16 @@ class FakeUpstream:
             return False
         # Keep-alive: the app's HTTP client may reuse this connection.
         return True
+
+    @staticmethod
+    def _send_chunk(sock: socket.socket, event: bytes, script: Script) -> None:
+        data = b"%x\r\n%s\r\n" % (len(event), event)
+        if not script.split_every:
+            sock.sendall(data)
+            return
+        for start in range(0, len(data), script.split_every):
+            sock.sendall(data[start : start + script.split_every])
+            time.sleep(script.split_pause)
 
     @staticmethod
     def _wait_for_peer_close(sock: socket.socket, seconds: float) -> bool:
