@@ -69,8 +69,9 @@ class ChatProtocol:
         _check_shape(payload, event_name)
         if b"\n" in payload or b'"error"' in payload:
             payload, parsed = _compact(payload)
-            if parsed.get("error"):
-                # Never pass the upstream's own text on: it can quote key fragments.
+            # OpenAI nests an "error" object; vLLM sends {"object": "error", ...}; others
+            # {"type": "error", ...}. Never pass their text on: it can quote key fragments.
+            if parsed.get("error") or "error" in (parsed.get("object"), parsed.get("type")):
                 raise UpstreamEventError(*_REPORTED)
         if self.stream_id is None:
             found = self._ID.search(payload)

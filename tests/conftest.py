@@ -137,7 +137,9 @@ class RunningServer:
         return self.log.read()
 
     def stop(self) -> str:
-        """Stop the server and return what it printed."""
+        """Stop the server and return what it printed (again, if already stopped)."""
+        if self.log.closed:
+            return self._final_output
         if self.process.poll() is None:
             self.process.terminate()
             try:
@@ -145,9 +147,9 @@ class RunningServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        output = self.output()
+        self._final_output = self.output()
         self.log.close()
-        return output
+        return self._final_output
 
 
 def server_env(**settings: str) -> dict[str, str]:

@@ -108,6 +108,7 @@ class Script:
     reset_after: int | None = None  # abort the connection (RST) after this many events
     split_every: int = 0  # write each event in pieces of this many bytes...
     split_pause: float = 0.0  # ...with this pause between pieces
+    event_names: dict[int, str] = field(default_factory=dict)  # SSE "event:" for event i
 
 
 @dataclass
@@ -219,7 +220,13 @@ class FakeUpstream:
         head += "Transfer-Encoding: chunked\r\n\r\n"
         try:
             sock.sendall(head.encode())
-            events = [b"data: " + p + b"\n\n" for p in script.payloads]
+            events = [
+                (f"event: {script.event_names[i]}\n".encode() if i in script.event_names else b"")
+                + b"data: "
+                + p
+                + b"\n\n"
+                for i, p in enumerate(script.payloads)
+            ]
             if script.send_done:
                 events.append(b"data: [DONE]\n\n")
             for index, event in enumerate(events):

@@ -88,6 +88,21 @@ def test_in_band_error_event_ends_with_error_line_and_hides_upstream_text():
     assert b"sk-abc" not in output
 
 
+@pytest.mark.parametrize(
+    "error",
+    [
+        b'{"object":"error","message":"sk-abc leaked","type":"BadRequestError","code":400}',
+        b'{"type":"error","code":"x","message":"sk-abc leaked","sequence_number":3}',
+    ],
+)
+def test_other_error_shapes_end_with_error_line(error):
+    output = run([sse_body(PAYLOADS[:1], done=False) + b"data: " + error + b"\n\n"])
+    out = lines(output)
+    assert out[0] == PAYLOADS[0]
+    assert _error_of(out[1])["error"]["code"] == "upstream_error"
+    assert b"sk-abc" not in output
+
+
 def test_sse_error_event_name_ends_with_error_line():
     output = run([b'event: error\ndata: {"message":"boom"}\n\n'])
     assert _error_of(lines(output)[-1])["error"]["code"] == "upstream_error"
