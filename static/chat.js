@@ -717,7 +717,7 @@ function startEdit(index) {
   const area = document.createElement("textarea");
   area.value = original;
   area.rows = Math.min(12, original.split("\n").length + 1);
-  area.setAttribute("aria-label", "Edit message");
+  area.setAttribute("aria-label", "Edited message");
   const save = document.createElement("button");
   save.type = "submit";
   save.textContent = "Send";
