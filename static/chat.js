@@ -458,6 +458,8 @@ function messageElement(message, index, isLast) {
     item.append(note);
   }
   if (message.usage) item.append(usageElement(message.usage));
+  // A reply still streaming gets its actions when it ends (the item is redrawn then).
+  if (message.state === "streaming") return { item, content };
   const actions = document.createElement("div");
   actions.className = "actions";
   if (message.role === "user") {
