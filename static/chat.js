@@ -253,7 +253,7 @@ function markdownRenderer() {
  * Render `text` into `el`: sanitised markdown, or plain text without the vendor files.
  * An open code fence needs nothing special: marked runs it to the end as code.
  */
-function renderContent(el, text) {
+export function renderContent(el, text) {
   if (!vendor.marked) {
     el.classList.add("plain");
     el.textContent = text;
@@ -263,6 +263,39 @@ function renderContent(el, text) {
   decorate(fragment);
   el.classList.remove("plain");
   el.replaceChildren(fragment);
+}
+
+/**
+ * Render a reply that is still streaming. Re-rendering all of it every frame costs ~40 ms
+ * at 30 kB (measured), so only the last top-level block is redrawn: a block the lexer has
+ * seen the end of (it is not last) and whose source is unchanged is kept as it is.
+ * When the reply ends it is rendered once more, whole, by renderContent().
+ */
+export function renderStreaming(view) {
+  if (!vendor.marked) {
+    renderContent(view.content, view.message.content);
+    return;
+  }
+  const tokens = vendor.marked.lexer(view.message.content);
+  const blocks = view.blocks;
+  let keep = 0;
+  while (
+    keep < blocks.length &&
+    keep < tokens.length - 1 &&
+    blocks[keep].raw === tokens[keep].raw
+  ) {
+    keep += 1;
+  }
+  for (const stale of blocks.splice(keep)) stale.el.remove();
+  for (const token of tokens.slice(keep)) {
+    const el = document.createElement("div");
+    el.className = "md-block"; // display: contents, so the layout is the final one
+    const fragment = vendor.purify.sanitize(vendor.marked.parser([token]), PURIFY_CONFIG);
+    decorate(fragment);
+    el.append(fragment);
+    view.content.append(el);
+    blocks.push({ raw: token.raw, el });
+  }
 }
 
 /** Links open in a new tab without opener; each code block gets a Copy button. */
@@ -628,7 +661,7 @@ async function runReply(conversation) {
   conversation.messages.push(message);
   conversation.updated = Date.now();
   const controller = new AbortController();
-  live = { conversation, message, controller, frame: 0, saved: 0 };
+  live = { conversation, message, controller, frame: 0, saved: 0, blocks: [] };
   saveStore();
   renderSidebar();
   syncConversation();
@@ -676,7 +709,7 @@ function scheduleRender() {
     if (!live) return;
     live.frame = 0;
     const follow = nearEnd();
-    renderContent(live.content, live.message.content);
+    renderStreaming(live);
     if (follow) scrollToEnd(true);
   });
 }

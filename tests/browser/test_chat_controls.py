@@ -329,3 +329,43 @@ def test_wire_adapters_map_lines_to_page_events(chat: ChatPage):
         [{"type": "error", "message": "cut"}],
         [],
     ]
+
+
+def test_streaming_redraws_only_the_last_block(chat: ChatPage, backend):
+    words = ["First paragraph.\n\n", "Second paragraph.\n\n", "Third", " grows", " slowly."]
+    backend.script(words, interval=0.3)
+    chat.send("Blocks")
+    first = "document.querySelector('#conversation .message.assistant .content p')"
+    chat.page.wait_for_function(f"() => {first}?.textContent === 'First paragraph.'")
+    chat.page.evaluate(f"() => {{ {first}.dataset.mark = 'kept'; }}")
+    chat.page.wait_for_function(
+        "() => document.querySelector('#conversation').textContent.includes('Third grows')"
+    )
+    assert chat.state() == "streaming"
+    # A settled block is the same element frames later: it was not rendered again.
+    assert chat.page.evaluate(f"() => {first}.dataset.mark") == "kept"
+    assert chat.wait_for_state() == "done"
+
+
+def test_incremental_render_equals_a_whole_render(chat: ChatPage):
+    """Fed a long reply 24 characters at a time, the block-wise renderer ends with exactly
+    the DOM a single render of the whole text makes."""
+    same = chat.page.evaluate(
+        """async () => {
+          const { renderContent, renderStreaming } = await import('/static/chat.js');
+          const unit = "Text with **bold**, `code` and [a link](http://127.0.0.1/).\\n\\n" +
+            "```python\\ndef f(x):\\n    return x * 2  # twice\\n```\\n\\n" +
+            "1. one\\n2. two\\n\\n| a | b |\\n|---|:-:|\\n| 1 | 2 |\\n\\n> quote\\n\\n";
+          const full = unit.repeat(12);
+          const content = document.createElement('div');
+          const view = { message: { content: "" }, content, blocks: [] };
+          for (let i = 24; i < full.length + 24; i += 24) {
+            view.message.content = full.slice(0, i);
+            renderStreaming(view);
+          }
+          const whole = document.createElement('div');
+          renderContent(whole, full);
+          return whole.innerHTML === [...view.content.children].map((c) => c.innerHTML).join('');
+        }"""
+    )
+    assert same is True
