@@ -899,6 +899,12 @@ function wireEvents() {
   els.sidebarToggle.addEventListener("click", () => {
     if (!closeSidebar()) openSidebar();
   });
+  // The open drawer covers the page; a click beside it closes it, as on phones.
+  document.addEventListener("click", (event) => {
+    if (!els.sidebar.contains(event.target) && !els.sidebarToggle.contains(event.target)) {
+      closeSidebar();
+    }
+  });
   els.list.addEventListener("click", (event) => {
     const open = event.target.closest("button[data-id]");
     if (open) openConversation(open.dataset.id);

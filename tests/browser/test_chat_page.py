@@ -157,7 +157,12 @@ def test_usable_at_360px_without_horizontal_scrolling(browser, backend):
             assert box and box["x"] >= 0 and box["x"] + box["width"] <= 360, (selector, box)
         chat.page.click("#sidebar-toggle")
         assert chat.page.is_visible("#new-chat")
+        assert chat.page.evaluate("document.activeElement.id") == "new-chat"
         chat.page.keyboard.press("Escape")
+        assert not chat.page.is_visible("#new-chat")
+        assert chat.page.evaluate("document.activeElement.id") == "sidebar-toggle"
+        chat.page.click("#sidebar-toggle")
+        chat.page.mouse.click(350, 400)  # beside the drawer
         assert not chat.page.is_visible("#new-chat")
     finally:
         chat.context.close()
