@@ -260,3 +260,36 @@ def test_a_thousand_aborted_streams_leave_nothing_running(server, upstream):
     assert after["greenlets"] <= before["greenlets"]
     assert after["fds"] <= before["fds"] + 2
     assert upstream.open_streams() == 0
+
+
+# --- bad input through the real server ------------------------------------------------
+
+BAD_REQUESTS = [
+    (b"not json", "application/json", 400),
+    (b"[" * 50_000, "application/json", 400),
+    (b'{"messages": [{"role": "system", "content": "x"}]}', "application/json", 400),
+    (b'{"messages": [{"role": "user", "content": "a\\u0000b"}]}', "application/json", 400),
+    (b'{"messages": [{"role": "user", "content": "\\ud800"}]}', "application/json", 400),
+    (b'{"messages": [{"role": "user", "content": "hi"}]}', "text/plain", 415),
+    (
+        b'{"messages": [{"role": "user", "content": "' + b"x" * 1_100_000 + b'"}]}',
+        "application/json",
+        413,
+    ),
+]
+
+
+def test_bad_requests_get_4xx_json_and_the_server_streams_on(server, upstream):
+    with httpx2.Client(timeout=30) as http:
+        for body, content_type, expected in BAD_REQUESTS:
+            response = http.post(
+                server.url + "/api/chat", content=body, headers={"Content-Type": content_type}
+            )
+            assert response.status_code == expected, body[:40]
+            assert response.json()["error"]["message"]
+        assert http.get(server.url + "/api/chat").status_code == 405
+    payloads = reply_payloads("chatcmpl-after", ["still", " fine"])
+    upstream.script = Script(payloads=payloads)
+    response, _, _ = post(server)
+    assert response.content == b"".join(p + b"\n" for p in payloads)
+    assert "Traceback" not in server.output()
