@@ -14,6 +14,7 @@ from streamchat.handlers import install_error_handlers
 from streamchat.ratelimit import install_rate_limits
 from streamchat.security import install_security_headers
 from streamchat.settings import Settings, load_settings
+from streamchat.streams import OpenStreams
 from streamchat.upstream import build_client
 from streamchat.views import api, page
 
@@ -24,6 +25,7 @@ class Runtime:
 
     settings: Settings
     client: openai.OpenAI
+    streams: OpenStreams
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -39,7 +41,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length
     app.config["TESTING"] = bool(config.get("TESTING", False))
     app.extensions["streamchat"] = Runtime(
-        settings=settings, client=client or build_client(settings, http_client)
+        settings=settings,
+        client=client or build_client(settings, http_client),
+        streams=OpenStreams(),
     )
     if settings.trusted_proxy_count:
         # Trust X-Forwarded-* only from the proxies we were told about, so a client

@@ -9,7 +9,10 @@ worker_class = "gevent"
 worker_connections = int(os.environ.get("WORKER_CONNECTIONS", "1000"))
 # Streams are long; the gevent worker is only killed on timeout if its loop is blocked.
 timeout = 30
-graceful_timeout = int(os.environ.get("GRACEFUL_TIMEOUT", "60"))
+# On SIGTERM open streams get this long to finish; the rest end with an error line just
+# before it runs out (post_worker_init below). A 4,096-token reply at 50 tokens/s
+# takes ~80 s, so the default leaves room for one.
+graceful_timeout = int(os.environ.get("GRACEFUL_TIMEOUT", "90"))
 keepalive = 5
 # Patching happens in wsgi.py at import; preloading would import it in the master.
 preload_app = False
@@ -18,3 +21,10 @@ preload_app = False
 control_socket_disable = True
 accesslog = "-"
 errorlog = "-"
+
+
+def post_worker_init(worker):
+    """Chain streamchat's drain onto the worker's SIGTERM handling."""
+    from streamchat.shutdown import drain_on_sigterm
+
+    drain_on_sigterm(worker)

@@ -9,6 +9,7 @@ import openai
 
 from .demo import DEMO_BASE_URL, DemoTransport
 from .errors import bad_upstream_reply, from_upstream_exception
+from .relay import UpstreamEventError
 from .settings import Settings
 from .validation import ChatRequest
 
@@ -39,16 +40,40 @@ def build_client(settings: Settings, http_client: httpx2.Client | None = None) -
     )
 
 
+class ServerShuttingDown(UpstreamEventError):
+    """This worker is shutting down and ended the stream before its grace period ran out."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "server_shutting_down",
+            "The server is restarting, so this reply was cut short. Send it again in a moment.",
+        )
+
+
 class UpstreamStream:
     """An open streamed upstream response: its body chunks, and a way to close it."""
 
     def __init__(self, response) -> None:
         self._response = response
         self.closed = False
+        self.ended_by_server = False
 
     def chunks(self) -> Iterator[bytes]:
         """Raw body bytes as they arrive (content-encoding undone)."""
-        return self._response.http_response.iter_bytes()
+        try:
+            yield from self._response.http_response.iter_bytes()
+        except Exception:
+            if self.ended_by_server:
+                raise ServerShuttingDown() from None
+            raise
+        if self.ended_by_server:
+            raise ServerShuttingDown()
+
+    def end_for_shutdown(self) -> None:
+        """End the stream because the server is stopping: the relay then sends the
+        shutdown error line (the read in progress fails, and that is how it learns)."""
+        self.ended_by_server = True
+        self.close()
 
     def close(self) -> None:
         """Close the upstream connection; safe to call more than once, from anywhere."""

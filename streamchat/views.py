@@ -63,8 +63,21 @@ def _stream(open_stream, relay):
     """Validate, open the upstream, and answer with the relay as a streamed response."""
     runtime = _runtime()
     chat_request = validate_chat_request(read_json_body(), runtime.settings)
+    if runtime.streams.draining:
+        raise ApiError(
+            503,
+            "The server is restarting. Try again in a moment.",
+            "server_error",
+            "server_shutting_down",
+            retry_after=2,
+        )
     upstream = open_stream(runtime.client, chat_request, runtime.settings)
+    runtime.streams.add(upstream)
     connection = client_socket(request.environ)
+
+    def finish() -> None:
+        runtime.streams.discard(upstream)
+        upstream.close()
 
     def body():
         try:
@@ -76,13 +89,13 @@ def _stream(open_stream, relay):
         finally:
             # Runs when the stream ends or the client goes away (a failed write closes
             # the generator), so no tokens are spent for nobody.
-            upstream.close()
+            finish()
 
     response = Response(
         stream_with_context(body()), mimetype="application/x-ndjson", headers=STREAM_HEADERS
     )
     # A generator closed before its first step skips its finally; this covers that case.
-    response.call_on_close(upstream.close)
+    response.call_on_close(finish)
     return response
 
 
