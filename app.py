@@ -11,7 +11,9 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from streamchat.handlers import install_error_handlers
+from streamchat.health import ReadinessCheck, health
 from streamchat.ratelimit import install_rate_limits
+from streamchat.requestlog import configure_logging, install_request_log
 from streamchat.security import install_security_headers
 from streamchat.settings import Settings, load_settings
 from streamchat.streams import OpenStreams
@@ -26,6 +28,7 @@ class Runtime:
     settings: Settings
     client: openai.OpenAI
     streams: OpenStreams
+    readiness: ReadinessCheck
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -40,18 +43,21 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length
     app.config["TESTING"] = bool(config.get("TESTING", False))
-    app.extensions["streamchat"] = Runtime(
-        settings=settings,
-        client=client or build_client(settings, http_client),
-        streams=OpenStreams(),
+    client = client or build_client(settings, http_client)
+    readiness = ReadinessCheck(
+        client, settings.demo, settings.ready_timeout_seconds, settings.ready_cache_seconds
     )
+    app.extensions["streamchat"] = Runtime(settings, client, OpenStreams(), readiness)
     if settings.trusted_proxy_count:
         # Trust X-Forwarded-* only from the proxies we were told about, so a client
         # cannot pick its own address (and so its own rate-limit bucket).
         n = settings.trusted_proxy_count
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
+    configure_logging(settings.log_level)
+    install_request_log(app)  # before the rate limiter, so refusals are logged too
     install_rate_limits(app, settings, api)
     app.register_blueprint(page)
+    app.register_blueprint(health)
     app.register_blueprint(api)
     install_error_handlers(app)
     install_security_headers(app)

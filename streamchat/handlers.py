@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify
+import logging
+
+from flask import Flask, g, jsonify
 from werkzeug.exceptions import HTTPException
 
 from .errors import ApiError
 
 
 def _json_error(error: ApiError):
+    record = g.get("request_record")
+    if record is not None:
+        record.error_code = error.code
     response = jsonify(error.body())
     response.status_code = error.status
     if error.retry_after is not None:
@@ -40,7 +45,7 @@ def install_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def handle_crash(error: Exception):
-        app.logger.exception("unhandled error")
+        logging.getLogger("streamchat.errors").exception("unhandled error")
         return _json_error(
             ApiError(500, "Something went wrong on the server.", "server_error", "internal_error")
         )

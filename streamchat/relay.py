@@ -45,6 +45,23 @@ def _compact(payload: bytes) -> tuple[bytes, dict]:
     return payload, parsed
 
 
+_USAGE_FIELDS = (
+    "prompt_tokens",
+    "completion_tokens",
+    "input_tokens",
+    "output_tokens",
+    "total_tokens",
+)
+
+
+def _usage_of(usage: object) -> dict | None:
+    """The token counts of an upstream usage object, for the log (numbers only)."""
+    if not isinstance(usage, dict):
+        return None
+    counts = {k: usage[k] for k in _USAGE_FIELDS if isinstance(usage.get(k), int)}
+    return counts or None
+
+
 def _check_shape(payload: bytes, event_name: bytes | None) -> None:
     if event_name == b"error":
         raise UpstreamEventError(*_REPORTED)
@@ -63,6 +80,8 @@ class ChatProtocol:
     def __init__(self) -> None:
         self.stream_id: str | None = None
         self.finished = False
+        self.error_code: str | None = None
+        self.usage: dict | None = None
 
     def check(self, payload: bytes, event_name: bytes | None) -> bytes:
         """Return the line to send for ``payload``, or raise UpstreamEventError."""
@@ -78,10 +97,14 @@ class ChatProtocol:
             self.stream_id = found.group(1).decode() if found else None
         if not self.finished and self._FINISHED.search(payload):
             self.finished = True
+        if b'"usage":{' in payload or b'"usage": {' in payload:
+            # Once a stream (the last chunk, when include_usage is on): worth a parse.
+            self.usage = _usage_of(_compact(payload)[1].get("usage"))
         return payload
 
     def error_line(self, code: str, message: str) -> bytes:
         """The chunk-shaped error line that ends a failed chat stream."""
+        self.error_code = code
         line = {
             "id": self.stream_id or f"chatcmpl-streamchat-{uuid.uuid4().hex}",
             "object": "chat.completion.chunk",
@@ -103,6 +126,8 @@ class ResponsesProtocol:
 
     def __init__(self) -> None:
         self.finished = False
+        self.error_code: str | None = None
+        self.usage: dict | None = None
         self._last = b""
 
     def check(self, payload: bytes, event_name: bytes | None) -> bytes:
@@ -117,11 +142,14 @@ class ResponsesProtocol:
             raise UpstreamEventError(*_REPORTED)
         if kind in self._ENDS:
             self.finished = True
+            response = _compact(payload)[1].get("response")
+            self.usage = _usage_of(response.get("usage") if isinstance(response, dict) else None)
         self._last = payload
         return payload
 
     def error_line(self, code: str, message: str) -> bytes:
         """An ``error`` event, the shape the upstream itself uses, numbered next in line."""
+        self.error_code = code
         found = self._SEQUENCE.search(self._last)
         line = {
             "type": "error",

@@ -8,14 +8,24 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from click import ClickException
+
 DEFAULT_MODEL = "gpt-5.4-mini"
 DEFAULT_SYSTEM_PROMPT = (
     "You are a helpful assistant. Answer clearly and concisely; use Markdown where it helps."
 )
 
 
-class SettingsError(ValueError):
-    """A configuration value is malformed; the message names the variable."""
+class SettingsError(ValueError, ClickException):
+    """A configuration value is malformed; the message names the variable.
+
+    Also a ClickException, so ``flask run`` prints it as one ``Error:`` line instead of
+    a traceback (wsgi.py does the same for gunicorn).
+    """
+
+    def __init__(self, message: str) -> None:
+        ValueError.__init__(self, message)
+        ClickException.__init__(self, message)
 
 
 @dataclass(frozen=True)
@@ -44,6 +54,9 @@ class Settings:
     ratelimit_storage_uri: str
     trusted_proxy_count: int
     allowed_origins: tuple[str, ...]
+    log_level: str
+    ready_timeout_seconds: float
+    ready_cache_seconds: float
 
     @property
     def demo(self) -> bool:
@@ -202,4 +215,9 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
         ratelimit_storage_uri=_storage_uri(source),
         trusted_proxy_count=_integer(source, "TRUSTED_PROXY_COUNT", 0, minimum=0),
         allowed_origins=_origins(source),
+        ready_timeout_seconds=_number(source, "READY_TIMEOUT_SECONDS", 3.0, minimum=0.1),
+        ready_cache_seconds=_number(source, "READY_CACHE_SECONDS", 10.0, minimum=0.0),
+        log_level=_choice(
+            source, "LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+        ),
     )

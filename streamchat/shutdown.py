@@ -40,6 +40,8 @@ def drain_on_sigterm(worker) -> None:
 
     def on_sigterm(signum, frame):
         gunicorn_handler(signum, frame)  # stops accepting connections
+        if streams.draining:
+            return  # a second SIGTERM (the master's and a direct one): already draining
         # The handler runs as a gevent hub callback, which must not block (starting a
         # thread would): the wait runs in a greenlet of its own, as gunicorn does.
         gevent.spawn(drain, streams, grace)

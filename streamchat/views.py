@@ -10,7 +10,8 @@ from .client_socket import client_socket, has_left
 from .errors import ApiError
 from .origin import check_same_origin
 from .pump import with_heartbeats
-from .relay import HEARTBEAT_LINE, relay_chat, relay_responses
+from .relay import HEARTBEAT_LINE, ChatProtocol, ResponsesProtocol, relay
+from .requestlog import current_record
 from .upstream import open_chat_stream, open_responses_stream
 from .validation import validate_chat_request
 
@@ -59,10 +60,15 @@ def index():
     )
 
 
-def _stream(open_stream, relay):
+_OUTCOMES = {None: "completed", "server_shutting_down": "server_shutdown"}
+
+
+def _stream(open_stream, protocol):
     """Validate, open the upstream, and answer with the relay as a streamed response."""
     runtime = _runtime()
+    record = current_record()
     chat_request = validate_chat_request(read_json_body(), runtime.settings)
+    record.model = chat_request.model
     if runtime.streams.draining:
         raise ApiError(
             503,
@@ -74,18 +80,26 @@ def _stream(open_stream, relay):
     upstream = open_stream(runtime.client, chat_request, runtime.settings)
     runtime.streams.add(upstream)
     connection = client_socket(request.environ)
+    # Until the relay says otherwise, an ending stream is a client that went away.
+    record.outcome = "client_disconnected"
 
     def finish() -> None:
         runtime.streams.discard(upstream)
         upstream.close()
+        record.usage = protocol.usage
+        record.log()
 
     def body():
         try:
             source = with_heartbeats(upstream.chunks(), runtime.settings.heartbeat_seconds)
-            for piece in relay(source):
-                if piece is HEARTBEAT_LINE and has_left(connection):
+            for piece in relay(source, protocol):
+                heartbeat = piece is HEARTBEAT_LINE
+                if heartbeat and has_left(connection):
                     return  # the upstream is silent and nobody is listening: stop now
+                record.sent(piece, heartbeat)
                 yield piece
+            record.error_code = protocol.error_code
+            record.outcome = _OUTCOMES.get(protocol.error_code, "upstream_error")
         finally:
             # Runs when the stream ends or the client goes away (a failed write closes
             # the generator), so no tokens are spent for nobody.
@@ -94,6 +108,7 @@ def _stream(open_stream, relay):
     response = Response(
         stream_with_context(body()), mimetype="application/x-ndjson", headers=STREAM_HEADERS
     )
+    response.logs_when_done = True
     # A generator closed before its first step skips its finally; this covers that case.
     response.call_on_close(finish)
     return response
@@ -108,10 +123,10 @@ def refuse_cross_site_requests():
 @api.post("/api/chat")
 def chat():
     """Stream a Chat Completions reply as NDJSON: one upstream chunk per line."""
-    return _stream(open_chat_stream, relay_chat)
+    return _stream(open_chat_stream, ChatProtocol())
 
 
 @api.post("/api/responses")
 def responses():
     """Stream a Responses API reply as NDJSON: one upstream event per line."""
-    return _stream(open_responses_stream, relay_responses)
+    return _stream(open_responses_stream, ResponsesProtocol())

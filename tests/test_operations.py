@@ -1,0 +1,184 @@
+"""Operating it: config checked at start, health and readiness, .env, documented settings."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+import subprocess
+import sys
+
+import httpx2
+import pytest
+
+from tests.conftest import (
+    ROOT,
+    TEST_API_KEY,
+    free_port,
+    server_env,
+    start_gunicorn,
+    wait_until_serving,
+)
+from tests.fake_upstream import FakeUpstream
+
+# --- health and readiness -------------------------------------------------------------
+
+
+def models_handler(status: int, calls: list):
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        calls.append(request.url.path)
+        if status == 0:
+            raise httpx2.ConnectError("refused")
+        return httpx2.Response(status, json={"object": "list", "data": []})
+
+    return handler
+
+
+def test_healthz_is_ok(client):
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize(
+    ("status", "expected", "reason"),
+    [
+        (200, 200, None),
+        (404, 200, None),  # answered: this server just has no /models
+        (401, 503, "upstream_auth"),
+        (403, 503, "upstream_auth"),
+        (0, 503, "upstream_unreachable"),
+    ],
+)
+def test_readyz_asks_the_upstream(make_app, status, expected, reason):
+    calls: list = []
+    client = make_app(models_handler(status, calls)).test_client()
+    response = client.get("/readyz")
+    assert response.status_code == expected
+    assert response.get_json().get("reason") == reason
+    assert calls == ["/v1/models"]
+
+
+def test_readyz_answer_is_cached(make_app):
+    calls: list = []
+    client = make_app(models_handler(200, calls), READY_CACHE_SECONDS="60").test_client()
+    assert [client.get("/readyz").status_code for _ in range(5)] == [200] * 5
+    assert len(calls) == 1
+    uncached = make_app(models_handler(200, calls := []), READY_CACHE_SECONDS="0").test_client()
+    for _ in range(3):
+        uncached.get("/readyz")
+    assert len(calls) == 3
+
+
+def test_readyz_on_the_demo_model_needs_no_upstream(client):
+    assert client.get("/readyz").get_json() == {"status": "ready"}
+
+
+def test_readyz_is_503_while_shutting_down(make_app):
+    calls: list = []
+    app = make_app(models_handler(200, calls))
+    app.extensions["streamchat"].streams.draining = True
+    response = app.test_client().get("/readyz")
+    assert (response.status_code, response.get_json()["reason"]) == (503, "shutting_down")
+
+
+def test_health_routes_are_not_rate_limited(make_app):
+    client = make_app(models_handler(200, []), RATE_LIMIT="1/minute").test_client()
+    assert {client.get("/healthz").status_code for _ in range(5)} == {200}
+
+
+def test_readiness_through_the_real_server():
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{closed.getsockname()[1]}/v1"
+        with FakeUpstream() as upstream:
+            up = start_gunicorn(OPENAI_API_KEY=TEST_API_KEY, OPENAI_BASE_URL=upstream.base_url)
+            down = start_gunicorn(OPENAI_API_KEY=TEST_API_KEY, OPENAI_BASE_URL=dead)
+            try:
+                assert httpx2.get(up.url + "/readyz").status_code == 200
+                assert httpx2.get(up.url + "/healthz").status_code == 200
+                response = httpx2.get(down.url + "/readyz")
+                assert (response.status_code, response.json()["reason"]) == (
+                    503,
+                    "upstream_unreachable",
+                )
+                assert httpx2.get(down.url + "/healthz").status_code == 200
+            finally:
+                up.stop()
+                down.stop()
+            assert any(r.request["_path"] == "/v1/models" for r in upstream.records)
+
+
+# --- configuration checked at start ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("HEARTBEAT_SECONDS", "abc"),
+        ("OPENAI_BASE_URL", "localhost:11434"),
+        ("CHAT_API", "completions"),
+        ("RATE_LIMIT", "lots"),
+    ],
+)
+def test_bad_setting_stops_gunicorn_with_one_line_naming_it(name, value):
+    port = free_port()
+    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]
+    env = server_env(PORT=str(port), **{name: value})
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=30)
+    ours = [line for line in done.stderr.splitlines() if line.startswith("streamchat:")]
+    assert done.returncode == 3  # the master stopped: it did not respawn workers forever
+    assert len(ours) == 1 and name in ours[0], done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_bad_setting_stops_flask_run_with_one_line_naming_it():
+    command = [sys.executable, "-m", "flask", "--app", "app", "run", "--port", str(free_port())]
+    env = server_env(HEARTBEAT_SECONDS="abc")
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=30)
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    assert "Error: HEARTBEAT_SECONDS must be a number" in done.stderr
+
+
+def test_dotenv_file_is_read_and_real_environment_wins(tmp_path):
+    # A copy of the app, so the test writes no .env into the working tree.
+    for name in ("app.py", "wsgi.py", "gunicorn.conf.py"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    for folder in ("streamchat", "templates", "static"):
+        shutil.copytree(ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("vendor"))
+    (tmp_path / ".env").write_text("OPENAI_MODEL=model-from-dotenv\nOPENAI_MODELS=also-dotenv\n")
+    port = free_port()
+    env = server_env(PORT=str(port), OPENAI_MODELS="from-environment")
+    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]
+    process = subprocess.Popen(
+        command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_until_serving(port, process, lambda: "")
+        html = httpx2.get(f"http://127.0.0.1:{port}/").text
+    finally:
+        process.terminate()
+        process.wait(15)
+    assert 'data-default-model="model-from-dotenv"' in html
+    assert "from-environment" in html and "also-dotenv" not in html
+
+
+# --- every setting documented ---------------------------------------------------------
+
+
+def settings_read_by_the_code() -> set[str]:
+    settings = (ROOT / "streamchat/settings.py").read_text()
+    gunicorn = (ROOT / "gunicorn.conf.py").read_text()
+    names = set(re.findall(r'source,\s*"([A-Z][A-Z_]+)"', settings))
+    names |= set(re.findall(r'source\.get\("([A-Z][A-Z_]+)"\)', settings))
+    names |= set(re.findall(r"os\.environ\.get\(\s*[\"']([A-Z][A-Z_]+)[\"']", gunicorn))
+    return names
+
+
+def test_every_setting_is_in_env_example_and_the_readme_table():
+    names = settings_read_by_the_code()
+    assert len(names) > 30  # the scan found them
+    example = set(re.findall(r"^# ([A-Z][A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M))
+    readme = set(re.findall(r"^\| `([A-Z][A-Z_]+)`", (ROOT / "README.md").read_text(), re.M))
+    assert names - example == set(), "missing from .env.example"
+    assert names - readme == set(), "missing from the README's configuration table"
+    assert example - names == set(), ".env.example lists settings nothing reads"
