@@ -43,6 +43,10 @@ def install_rate_limits(app: Flask, settings: Settings, api: Blueprint) -> Limit
             app=app,
             storage_uri=settings.ratelimit_storage_uri,
             strategy="fixed-window",
+            # If Redis goes away, keep serving: count in this worker's memory meanwhile
+            # (logged) rather than fail every chat request.
+            swallow_errors=True,
+            in_memory_fallback_enabled=True,
         )
     except ConfigurationError as exc:
         raise SettingsError(f"RATELIMIT_STORAGE_URI is not usable: {exc}") from None

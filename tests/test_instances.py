@@ -1,0 +1,114 @@
+"""Several instances: two real servers share one rate-limit count through a real Redis."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+
+import httpx2
+import pytest
+
+from tests.conftest import TEST_API_KEY, free_port, start_gunicorn
+from tests.fake_upstream import FakeUpstream, Script, reply_payloads
+
+LIMIT = 4
+CHAT = {"messages": [{"role": "user", "content": "hi"}]}
+
+
+def start_redis() -> tuple[str, subprocess.Popen]:
+    """A private redis-server on 127.0.0.1 with no persistence: (its URL, its process)."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("redis-server is missing; scripts/test installs it under CI")
+        pytest.skip("redis-server is not installed (CI installs it)")
+    port = free_port()
+    process = subprocess.Popen(
+        [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return f"redis://127.0.0.1:{port}", process
+        except OSError:
+            if time.monotonic() > deadline:
+                process.kill()
+                raise
+            time.sleep(0.05)
+
+
+@pytest.fixture
+def redis():
+    url, process = start_redis()
+    yield url, process
+    if process.poll() is None:
+        process.terminate()
+        process.wait(10)
+
+
+@pytest.fixture(scope="module")
+def upstream():
+    with FakeUpstream() as fake:
+        fake.script = Script(payloads=reply_payloads("chatcmpl-pair", ["ok"]))
+        yield fake
+
+
+def pair(upstream, **settings):
+    return [
+        start_gunicorn(
+            OPENAI_API_KEY=TEST_API_KEY,
+            OPENAI_BASE_URL=upstream.base_url,
+            RATE_LIMIT=f"{LIMIT}/minute",
+            **settings,
+        )
+        for _ in range(2)
+    ]
+
+
+def alternate(servers, count: int) -> list[int]:
+    """``count`` requests from one client, alternating between the servers."""
+    with httpx2.Client(timeout=30) as http:
+        return [
+            http.post(servers[i % 2].url + "/api/chat", json=CHAT).status_code for i in range(count)
+        ]
+
+
+def test_two_instances_share_one_rate_limit_through_redis(redis, upstream):
+    url, _ = redis
+    servers = pair(upstream, RATELIMIT_STORAGE_URI=url)
+    try:
+        statuses = alternate(servers, LIMIT + 4)
+    finally:
+        for server in servers:
+            server.stop()
+    assert statuses == [200] * LIMIT + [429] * 4
+
+
+def test_without_redis_each_instance_counts_alone(upstream):
+    servers = pair(upstream)  # memory:// — the contrast that shows the shared count above
+    try:
+        statuses = alternate(servers, LIMIT + 4)
+    finally:
+        for server in servers:
+            server.stop()
+    assert statuses == [200] * (2 * LIMIT)
+
+
+def test_redis_going_away_does_not_take_chat_down(redis, upstream):
+    url, process = redis
+    servers = pair(upstream, RATELIMIT_STORAGE_URI=url)
+    try:
+        assert alternate(servers, 2) == [200, 200]
+        process.terminate()
+        process.wait(10)
+        statuses = alternate(servers, 2)
+    finally:
+        for server in servers:
+            server.stop()
+    assert statuses == [200, 200]  # counted in each worker's memory meanwhile
