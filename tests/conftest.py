@@ -87,6 +87,20 @@ def client(app):
     return app.test_client()
 
 
+def wait_for(predicate, seconds: float = 10.0, interval: float = 0.02):
+    """Poll ``predicate`` until it returns something truthy or ``seconds`` pass.
+
+    Returns that first truthy value, or the last value once time is up, so callers can
+    both assert on it and use it.
+    """
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if value := predicate():
+            return value
+        time.sleep(interval)
+    return predicate()
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as sock:

@@ -11,7 +11,7 @@ import time
 import httpx2
 import pytest
 
-from tests.conftest import TEST_API_KEY, start_gunicorn
+from tests.conftest import TEST_API_KEY, start_gunicorn, wait_for
 from tests.fake_upstream import FakeUpstream, Script, chunk_payload, reply_payloads
 
 CHAT = {"messages": [{"role": "user", "content": "hello"}]}
@@ -163,7 +163,7 @@ def test_stall_longer_than_the_read_timeout_ends_with_timeout_line(server, upstr
     assert lines.count("") >= 2  # heartbeats kept the client's connection alive meanwhile
     assert READ_TIMEOUT * 0.9 < elapsed < READ_TIMEOUT + 3
     record = upstream.records[-1]
-    assert record.peer_closed is not None or wait_until(lambda: record.peer_closed, 3)
+    assert record.peer_closed is not None or wait_for(lambda: record.peer_closed, 3)
 
 
 def test_multibyte_characters_split_across_writes_arrive_intact(server, upstream):
@@ -186,15 +186,6 @@ def test_a_one_megabyte_delta_is_relayed_whole(server, upstream):
 
 
 # --- clients that leave ---------------------------------------------------------------
-
-
-def wait_until(predicate, seconds: float):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if value := predicate():
-            return value
-        time.sleep(0.01)
-    return predicate()
 
 
 def open_and_leave(url: str, read_lines: int) -> float:
@@ -220,7 +211,7 @@ def test_client_leaving_while_upstream_is_silent_frees_it_within_one_heartbeat(s
     upstream.script = Script(payloads=reply_payloads("x", ["late"]), first_delay=30)
     left = open_and_leave(server.url, read_lines=1)  # the first heartbeat
     record = upstream.records[-1]
-    closed = wait_until(lambda: record.peer_closed, 5)
+    closed = wait_for(lambda: record.peer_closed, 5)
     assert closed, "the upstream was never closed"
     # Without the FIN check it takes two heartbeats: the first write to a closed socket works.
     assert closed - left < HEARTBEAT * 1.5
@@ -253,8 +244,8 @@ def test_a_thousand_aborted_streams_leave_nothing_running(server, upstream):
         t.join(120)
     took = time.monotonic() - start
     assert failures == []
-    assert wait_until(lambda: upstream.live_connections == 0, 5), upstream.live_connections
-    after = wait_until(lambda: (p := probe(server))["greenlets"] <= before["greenlets"] and p, 5)
+    assert wait_for(lambda: upstream.live_connections == 0, 5), upstream.live_connections
+    after = wait_for(lambda: (p := probe(server))["greenlets"] <= before["greenlets"] and p, 5)
     after = after or probe(server)
     print(f"1000 aborted streams in {took:.1f}s; worker before {before}, after {after}")
     assert after["greenlets"] <= before["greenlets"]

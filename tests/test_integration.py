@@ -10,7 +10,7 @@ import time
 import httpx2
 import pytest
 
-from tests.conftest import TEST_API_KEY, start_flask_run, start_gunicorn
+from tests.conftest import TEST_API_KEY, start_flask_run, start_gunicorn, wait_for
 from tests.fake_upstream import Script, reply_payloads
 
 CHAT = {"messages": [{"role": "user", "content": "hello"}]}
@@ -27,15 +27,6 @@ def stream(url: str, body=CHAT, close_after: int | None = None):
             if close_after is not None and len([x for x in lines if x]) >= close_after:
                 break
         return lines, times, r
-
-
-def wait_until(predicate, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return predicate()
 
 
 def test_lines_equal_upstream_data_payloads_byte_for_byte(live_server, fake_upstream):
@@ -117,7 +108,7 @@ def test_client_leaving_mid_stream_closes_the_upstream_within_2s(live_server, fa
     stream(live_server.url, close_after=3)
     left = time.monotonic()
     record = fake_upstream.records[-1]
-    assert wait_until(lambda: record.peer_closed is not None, 5)
+    assert wait_for(lambda: record.peer_closed is not None, 5)
     assert record.peer_closed - left < 2.0
     assert record.finished is None
     assert record.events_sent < 100

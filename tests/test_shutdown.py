@@ -12,7 +12,7 @@ import pytest
 
 from streamchat.shutdown import drain, margin_for
 from streamchat.streams import OpenStreams
-from tests.conftest import TEST_API_KEY, start_gunicorn
+from tests.conftest import TEST_API_KEY, start_gunicorn, wait_for
 from tests.fake_upstream import FakeUpstream, Script, reply_payloads
 
 GRACE = 4.0
@@ -95,15 +95,6 @@ def test_sigterm_lets_short_streams_finish_and_ends_long_ones_with_an_error_line
     assert late_status != 200
     assert exit_code == 0
     assert exited - terminated < GRACE + 2
-
-
-def wait_for(predicate, seconds: float = 10) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 class FakeStream:

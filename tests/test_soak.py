@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from tests.conftest import TEST_API_KEY, start_gunicorn
+from tests.conftest import TEST_API_KEY, start_gunicorn, wait_for
 from tests.fake_upstream import FakeUpstream, Script, reply_payloads
 
 CLIENTS = 200
@@ -178,13 +178,3 @@ def test_soak_two_hundred_streams_with_faults_and_departures():
     assert drained, f"{upstream.open_streams()} upstream streams still open after 5 s"
     assert leaks == 0
     assert abs(rss_after - rss_before) <= 0.10 * rss_before
-
-
-def wait_for(predicate, seconds: float):
-    """The predicate's first truthy value within ``seconds``, else its last value."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if value := predicate():
-            return value
-        time.sleep(0.05)
-    return predicate()

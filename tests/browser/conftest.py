@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -222,13 +221,3 @@ def chat(browser, backend) -> Iterator[ChatPage]:
     page = open_chat_page(browser, backend.server).open()
     yield page
     page.context.close()
-
-
-def wait_until(predicate, seconds: float) -> bool:
-    """Poll ``predicate`` until it is true or ``seconds`` pass; returns its last value."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return bool(predicate())

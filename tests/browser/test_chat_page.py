@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import time
 
-from tests.browser.conftest import ChatPage, open_chat_page, wait_until
+from tests.browser.conftest import ChatPage, open_chat_page
+from tests.conftest import wait_for
 
 WORDS = [f"word{i} " for i in range(40)]  # fake upstream: ~1.2 s at 30 ms a word
 
@@ -47,7 +48,7 @@ def test_stop_halts_the_reply_and_the_server_closes_the_upstream(chat: ChatPage,
     assert "Stopped." in chat.page.inner_text("#conversation .message.assistant .note")
     if backend.upstream:
         record = backend.upstream.records[-1]
-        assert wait_until(lambda: record.peer_closed is not None, 5.0)
+        assert wait_for(lambda: record.peer_closed is not None, 5.0)
         assert record.peer_closed - stopped_at < 5.0
         assert record.finished is None
         assert record.events_sent < 150
