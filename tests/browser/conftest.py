@@ -170,23 +170,26 @@ class ChatPage:
             """() => {
               window.__samples = [];
               const t0 = performance.now();
-              window.__sampler = setInterval(() => {
+              window.__sample = () => {
                 const all = document.querySelectorAll('#conversation .message.assistant .content');
                 const text = all.length ? all[all.length - 1].textContent : '';
                 const state = document.getElementById('status').dataset.state;
                 window.__samples.push([performance.now() - t0, text.length, state]);
-              }, 15);
+              };
+              window.__sampler = setInterval(window.__sample, 15);
             }"""
         )
 
     def stop_sampling(self) -> list[tuple[float, int, str]]:
-        """The samples recorded since start_sampling()."""
-        return [
-            tuple(s)
-            for s in self.page.evaluate(
-                "() => { clearInterval(window.__sampler); return window.__samples; }"
-            )
-        ]
+        """The samples recorded since start_sampling(), ending with one taken now.
+
+        The last one is taken here, not left to the timer: on a loaded machine the timer
+        may not have fired since the state a test just waited for was reached.
+        """
+        script = (
+            "() => { clearInterval(window.__sampler); window.__sample(); return window.__samples; }"
+        )
+        return [tuple(s) for s in self.page.evaluate(script)]
 
 
 def open_chat_page(browser: Browser, server: RunningServer, **context_options) -> ChatPage:
