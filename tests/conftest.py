@@ -53,6 +53,18 @@ class RecordingTransport(httpx2.MockTransport):
 
 
 @pytest.fixture
+def report(capsys):
+    """``report(text)``: print a figure to the terminal even though pytest captures output,
+    so measured numbers (soak, leak counts, time to first line) show in every CI log."""
+
+    def write(text: str) -> None:
+        with capsys.disabled():
+            print(f"\n[figures] {text}")
+
+    return write
+
+
+@pytest.fixture
 def make_app():
     """``make_app(handler, **settings)``: the app whose SDK talks to ``handler``."""
 

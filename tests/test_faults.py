@@ -221,7 +221,7 @@ def probe(server) -> dict:
     return httpx2.get(server.url + "/_probe", timeout=10).json()
 
 
-def test_a_thousand_aborted_streams_leave_nothing_running(server, upstream):
+def test_a_thousand_aborted_streams_leave_nothing_running(server, upstream, report):
     upstream.script = Script(
         payloads=reply_payloads("x", [f"w{i}" for i in range(400)]), interval=0.02
     )
@@ -247,7 +247,7 @@ def test_a_thousand_aborted_streams_leave_nothing_running(server, upstream):
     assert wait_for(lambda: upstream.live_connections == 0, 5), upstream.live_connections
     after = wait_for(lambda: (p := probe(server))["greenlets"] <= before["greenlets"] and p, 5)
     after = after or probe(server)
-    print(f"1000 aborted streams in {took:.1f}s; worker before {before}, after {after}")
+    report(f"1000 aborted streams in {took:.1f}s; worker before {before}, after {after}")
     assert after["greenlets"] <= before["greenlets"]
     assert after["fds"] <= before["fds"] + 2
     assert upstream.open_streams() == 0

@@ -131,7 +131,7 @@ def demo_server():
     server.stop()
 
 
-def test_demo_model_streams_chunks_over_time_through_gunicorn(demo_server):
+def test_demo_model_streams_chunks_over_time_through_gunicorn(demo_server, report):
     lines, times, response = stream(demo_server.url)
     chunks = [json.loads(line) for line in lines if line]
     assert response.status_code == 200
@@ -140,7 +140,7 @@ def test_demo_model_streams_chunks_over_time_through_gunicorn(demo_server):
     # Progressive: at 50 tokens/s the reply spreads over seconds, the first line is early.
     assert times[0] < 1.0
     assert times[-1] - times[0] > 1.0
-    print(f"demo time to first line: {times[0] * 1000:.0f} ms over {len(chunks)} chunks")
+    report(f"demo time to first line: {times[0] * 1000:.0f} ms over {len(chunks)} chunks")
 
 
 def test_flask_run_serves_the_same_app_with_streaming(fake_upstream):

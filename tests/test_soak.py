@@ -109,7 +109,7 @@ def run_clients(port: int, seconds: float, tally: Tally, seed: int) -> None:
 
 
 @pytest.mark.timeout(300)
-def test_soak_two_hundred_streams_with_faults_and_departures():
+def test_soak_two_hundred_streams_with_faults_and_departures(report):
     with FakeUpstream() as upstream:
         upstream.scripts = SCRIPTS
         server = start_gunicorn(
@@ -160,8 +160,8 @@ def test_soak_two_hundred_streams_with_faults_and_departures():
     counts = tally.counts
     faults = sum(counts[f] for f in FAULTS)
     leaks = upstream.open_streams() + max(0, after["greenlets"] - probe["greenlets"])
-    print(
-        f"\nsoak: warm-up {warm_rounds} x {WARM_UP_ROUND_SECONDS:.0f}s; "
+    report(
+        f"soak: warm-up {warm_rounds} x {WARM_UP_ROUND_SECONDS:.0f}s; "
         f"{streams} upstream streams in {SOAK_SECONDS:.0f}s by {CLIENTS} clients; "
         f"faults injected {faults} ({', '.join(f'{f} {counts[f]}' for f in FAULTS)}); "
         f"clients left mid-stream {counts['left']}; finished {counts['finished']}; "
