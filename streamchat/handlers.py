@@ -10,7 +10,8 @@ from werkzeug.exceptions import HTTPException
 from .errors import ApiError
 
 
-def _json_error(error: ApiError):
+def json_error(error: ApiError):
+    """The response for ``error``: JSON body, status, Retry-After; noted in the request log."""
     record = g.get("request_record")
     if record is not None:
         record.error_code = error.code
@@ -26,7 +27,7 @@ def install_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(ApiError)
     def handle_api_error(error: ApiError):
-        return _json_error(error)
+        return json_error(error)
 
     @app.errorhandler(HTTPException)
     def handle_http_error(error: HTTPException):
@@ -38,7 +39,7 @@ def install_error_handlers(app: Flask) -> None:
             404: "There is nothing at this address.",
             405: "This address does not accept that method.",
         }.get(error.code, error.description or error.name)
-        response = _json_error(ApiError(error.code or 500, message, "invalid_request_error", code))
+        response = json_error(ApiError(error.code or 500, message, "invalid_request_error", code))
         if error.code == 405:
             response.headers["Allow"] = ", ".join(error.valid_methods or [])
         return response
@@ -46,6 +47,6 @@ def install_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def handle_crash(error: Exception):
         logging.getLogger("streamchat.errors").exception("unhandled error")
-        return _json_error(
+        return json_error(
             ApiError(500, "Something went wrong on the server.", "server_error", "internal_error")
         )

@@ -5,28 +5,27 @@ from __future__ import annotations
 import math
 import time
 
-from flask import Blueprint, Flask, jsonify
+from flask import Blueprint, Flask
 from flask_limiter import Limiter, RequestLimit
 from flask_limiter.util import get_remote_address
 from limits.errors import ConfigurationError
 
 from .errors import ApiError
+from .handlers import json_error
 from .settings import Settings, SettingsError
 
 
 def _too_many_requests(limit: RequestLimit):
     retry_after = max(1, math.ceil(limit.reset_at - time.time()))
-    error = ApiError(
-        429,
-        f"Too many requests. Try again in {retry_after} seconds.",
-        "rate_limit_error",
-        "rate_limited",
-        retry_after=retry_after,
+    return json_error(
+        ApiError(
+            429,
+            f"Too many requests. Try again in {retry_after} seconds.",
+            "rate_limit_error",
+            "rate_limited",
+            retry_after=retry_after,
+        )
     )
-    response = jsonify(error.body())
-    response.status_code = 429
-    response.headers["Retry-After"] = str(retry_after)
-    return response
 
 
 def install_rate_limits(app: Flask, settings: Settings, api: Blueprint) -> Limiter | None:

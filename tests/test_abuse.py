@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx2
 import pytest
+from flask import g
 
 from streamchat.settings import SettingsError
 from tests.conftest import sse_body
@@ -29,6 +30,17 @@ def test_rate_limit_answers_429_in_the_json_shape_with_retry_after(make_app):
     error = response.get_json()["error"]
     assert (error["type"], error["code"]) == ("rate_limit_error", "rate_limited")
     assert 1 <= int(response.headers["Retry-After"]) <= 61  # the window, rounded up
+
+
+def test_rate_limited_request_is_logged_with_its_error_code(make_app):
+    app = make_app(ok_upstream, RATE_LIMIT="1/minute")
+    client = app.test_client()
+    client.post("/api/chat", json=CHAT)
+    with client:  # keeps the request context, so its log record can be read
+        response = client.post("/api/chat", json=CHAT)
+        record = g.request_record
+    assert response.status_code == 429
+    assert (record.outcome, record.error_code) == ("rejected", "rate_limited")
 
 
 def test_rate_limit_covers_both_endpoints_and_spares_the_page(make_app):
