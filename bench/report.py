@@ -1,0 +1,136 @@
+"""bench.md: the results as markdown tables, written from bench.json's contents."""
+
+from __future__ import annotations
+
+DASH = "—"
+
+
+def _num(value, digits: int = 1) -> str:
+    if value is None:
+        return DASH
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    return f"{value:,}"
+
+
+def _ratio(numerator, denominator) -> str:
+    if not numerator or not denominator:
+        return DASH
+    return f"{numerator / denominator:.2f}x"
+
+
+def _pair(figures: dict | None, keys: tuple[str, ...], digits: int = 1) -> str:
+    if not figures:
+        return DASH
+    return " / ".join(_num(figures.get(k), digits) for k in keys)
+
+
+def _cpu_by(runs: list[dict], variant: str) -> dict[int, float]:
+    return {
+        r["n"]: r["cpu_us_per_chunk"]
+        for r in runs
+        if r["variant"] == variant and r.get("cpu_us_per_chunk")
+    }
+
+
+def runs_table(runs: list[dict]) -> list[str]:
+    """The main table: one row per variant and N."""
+    naive, floor = _cpu_by(runs, "naive"), _cpu_by(runs, "floor")
+    lines = [
+        "| variant | N | CPU µs/chunk | CPU vs naive | CPU vs floor | RSS KB/stream "
+        "| TTFB p50 / p99 ms | relay delay p50 / p99 / max ms | streams ok / failed "
+        "| chunks delivered / expected | harness CPU % | wall s |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for run in runs:
+        if "error" in run:
+            lines.append(f"| {run['variant']} | {run['n']} | run failed: {run['error']} |")
+            continue
+        cpu = run["cpu_us_per_chunk"]
+        is_app = run["variant"] == "app"
+        streams = run["streams"]
+        failed = str(streams["failed"])
+        if streams["failures"]:
+            failed += " (" + ", ".join(f"{k} {v}" for k, v in streams["failures"].items()) + ")"
+        harness = _num(run["harness_cpu_pct"]) + (" ⚠" if run["harness_overloaded"] else "")
+        cells = [
+            run["variant"],
+            str(run["n"]),
+            _num(cpu),
+            _ratio(cpu, naive.get(run["n"])) if is_app else DASH,
+            _ratio(cpu, floor.get(run["n"])) if is_app else DASH,
+            _num(run["rss_per_stream_kb"]),
+            _pair(run["ttfb_ms"], ("p50", "p99")),
+            _pair(run["relay_delay_ms"], ("p50", "p99", "max")),
+            f"{streams['ok']} / {failed}",
+            f"{run['chunks']['delivered']:,} / {run['chunks']['expected']:,}",
+            harness,
+            _num(run["wall_s"]),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def admission_table(admission: dict) -> list[str]:
+    """The admission scenario: limit, twice that many streams, what was turned away and how."""
+    if admission.get("skipped"):
+        return [f"Skipped: {admission['skipped']}."]
+    if "error" in admission:
+        return [f"Run failed: {admission['error']}"]
+    lines = [
+        "| MAX_STREAMS_PER_WORKER | streams | admitted | rejected (503) | other "
+        "| rejection latency p50 / p99 / max ms | every 503 had Retry-After "
+        "| admitted relay delay p50 / p99 ms | admitted failed | harness CPU % |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | :---: | ---: | ---: | ---: |",
+    ]
+    other = sum(admission["other"].values())
+    retry = admission["all_rejections_have_retry_after"] if admission["rejected"] else None
+    cells = [
+        _num(admission["max_streams_per_worker"]),
+        _num(admission["streams"]),
+        _num(admission["admitted"]),
+        _num(admission["rejected"]),
+        _num(other),
+        _pair(admission["rejection_latency_ms"], ("p50", "p99", "max"), 2),
+        DASH if retry is None else ("yes" if retry else "no"),
+        _pair(admission["admitted_relay_delay_ms"], ("p50", "p99")),
+        _num(admission["admitted_failed"]),
+        _num(admission["harness_cpu_pct"]) + (" ⚠" if admission["harness_overloaded"] else ""),
+    ]
+    lines.append("| " + " | ".join(cells) + " |")
+    if admission["rejected"] == 0:
+        lines += ["", "No stream was rejected: this version of the app admits every stream."]
+    return lines
+
+
+def markdown(results: dict) -> str:
+    """The whole of bench.md."""
+    meta, params = results["meta"], results["params"]
+    commit = (meta.get("git_commit") or "unknown")[:12] + (" (dirty)" if meta["git_dirty"] else "")
+    versions = ", ".join(f"{k} {v}" for k, v in meta["versions"].items() if v)
+    out = [
+        "# streamchat relay benchmark",
+        "",
+        f"{meta['date_utc']} · commit {commit} · {meta['cpu_model']} · {meta['nproc']} cores · "
+        f"Python {meta['python']} · {versions}",
+        "",
+        f"Each stream: {params['tokens']} token chunks, one every {params['interval_ms']} ms "
+        f"({1000 / params['interval_ms']:.0f} tokens/s), streams started over "
+        f"{params['ramp_s']} s. Relay pinned to core {params['relay_core']}, harness "
+        f"(fake upstream + load generator) to core {params['harness_core']}. All on 127.0.0.1.",
+        "",
+        "## Cost per variant and concurrency",
+        "",
+        *runs_table(results["runs"]),
+        "",
+        "CPU: the relay's whole process tree, per token chunk delivered. RSS: peak during the "
+        "run above the level before it, per open stream. Relay delay: upstream write → client "
+        "read of each chunk. See bench/README.md.",
+        "",
+        "## Admission: 2 x MAX_STREAMS_PER_WORKER streams at once",
+        "",
+        *admission_table(results["admission"]),
+    ]
+    if results["warnings"]:
+        out += ["", "## Warnings", "", *(f"- {w}" for w in results["warnings"])]
+    return "\n".join(out) + "\n"

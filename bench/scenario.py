@@ -1,0 +1,143 @@
+"""One measured run: a fresh relay server, a warm-up, then N streams under /proc sampling."""
+
+from __future__ import annotations
+
+import asyncio
+import resource
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .loadgen import StreamResult, run_streams
+from .procstat import RssSampler, cpu_ns, cpu_ticks_us, process_tree, rss_kb
+from .servers import RelayServer, free_port, launch_for
+from .stats import admission_figures, stream_figures
+from .upstream import FakeUpstream
+
+WARMUP_TOKENS = 10
+WARMUP_STREAMS = 50
+# Past this share of its core the harness itself may be what delays chunks.
+HARNESS_CPU_WARN_PCT = 85.0
+# Every run is bounded: the streams' own length plus this much slack.
+SLACK_S = 30.0
+
+
+@dataclass
+class Harness:
+    """What all runs share: the fake upstream, the relay's core, where logs go."""
+
+    upstream: FakeUpstream
+    relay_core: int
+    log_dir: Path
+    interval_ms: int
+    ramp_s: float
+    running: set[RelayServer] = field(default_factory=set)
+    warnings: list[str] = field(default_factory=list)
+
+    def kill_all(self) -> None:
+        """Last-resort cleanup: SIGKILL every server still running."""
+        for server in list(self.running):
+            server.kill()
+            self.running.discard(server)
+
+
+def _harness_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def _measured_streams(
+    harness: Harness, server: RelayServer, n: int, tokens: int
+) -> tuple[list[StreamResult], dict]:
+    """Run ``n`` streams of ``tokens`` against a ready server, sampling its process tree."""
+    upstream = harness.upstream
+    upstream.tokens = WARMUP_TOKENS
+    warm, _ = await run_streams(server.port, min(n, WARMUP_STREAMS), 0.0, SLACK_S)
+    warm_ok = sum(r.ok(WARMUP_TOKENS) for r in warm)
+    await asyncio.sleep(0.3)  # let the warm-up's connections close and logs flush
+
+    pids = process_tree(server.pid)
+    upstream.tokens = tokens
+    time_limit = harness.ramp_s + tokens * harness.interval_ms / 1000 + SLACK_S
+    rss_before = rss_kb(pids)
+    sampler = RssSampler(pids)
+    sampler.start()
+    counters_before = upstream.counters()
+    harness_before, cpu_before, ticks_before = _harness_cpu_s(), cpu_ns(pids), cpu_ticks_us(pids)
+    results, wall = await run_streams(server.port, n, harness.ramp_s if n > 1 else 0.0, time_limit)
+    cpu_after, ticks_after, harness_after = cpu_ns(pids), cpu_ticks_us(pids), _harness_cpu_s()
+    rss_peak = await sampler.stop()
+    counters = {k: v - counters_before[k] for k, v in upstream.counters().items()}
+    pids_after = process_tree(server.pid)
+
+    harness_pct = 100.0 * (harness_after - harness_before) / wall if wall > 0 else 0.0
+    cpu_us = (cpu_after - cpu_before) / 1000
+    figures = stream_figures(results, tokens)
+    delivered = figures["chunks"]["delivered"]
+    measures = {
+        "wall_s": round(wall, 3),
+        "cpu_us_total": round(cpu_us, 1),
+        "cpu_us_per_chunk": round(cpu_us / delivered, 2) if delivered else None,
+        "cpu_ticks_us_total": round(ticks_after - ticks_before, 1),
+        "rss_before_kb": rss_before,
+        "rss_peak_kb": rss_peak,
+        "rss_samples": sampler.samples,
+        "rss_per_stream_kb": round((rss_peak - rss_before) / n, 1),
+        "harness_cpu_pct": round(harness_pct, 1),
+        "harness_overloaded": harness_pct > HARNESS_CPU_WARN_PCT,
+        "warmup": {"streams": len(warm), "ok": warm_ok, "tokens": WARMUP_TOKENS},
+        "upstream": counters,
+        "pids": pids,
+        **figures,
+    }
+    if sorted(pids_after) != sorted(pids):
+        harness.warnings.append(
+            f"{server.variant} N={n}: process tree changed during the run "
+            f"({sorted(pids)} → {sorted(pids_after)}); a worker may have died"
+        )
+    if warm_ok < len(warm):
+        harness.warnings.append(f"{server.variant} N={n}: {len(warm) - warm_ok} warm-up failed")
+    if measures["harness_overloaded"]:
+        harness.warnings.append(
+            f"{server.variant} N={n}: harness CPU {harness_pct:.0f} % > "
+            f"{HARNESS_CPU_WARN_PCT:.0f} %: its delays and TTFB are suspect"
+        )
+    return results, measures
+
+
+async def measure(
+    harness: Harness, variant: str, n: int, tokens: int, max_streams: int, admission: bool = False
+) -> dict:
+    """Start a fresh ``variant`` server, measure ``n`` streams, stop it; the run's figures.
+
+    With ``admission`` the figures are the admission scenario's (admitted, rejected...).
+    A run that cannot be done (the server does not start) returns an ``error`` instead.
+    """
+    port = free_port()
+    launch = launch_for(variant, port, harness.upstream.port, max_streams)
+    log_path = harness.log_dir / f"{variant}-{n}{'-admission' if admission else ''}.log"
+    server = RelayServer(variant, launch, port, harness.relay_core, log_path)
+    run: dict = {"variant": variant, "n": n, "tokens": tokens, "interval_ms": harness.interval_ms}
+    if variant == "app":
+        run["max_streams_per_worker"] = max_streams
+    started = time.monotonic()
+    harness.running.add(server)
+    try:
+        server.start()
+        await server.wait_ready()
+        results, measures = await _measured_streams(harness, server, n, tokens)
+        if admission:
+            run.update(admission_figures(results, tokens))
+            keep = ("wall_s", "harness_cpu_pct", "harness_overloaded", "cpu_us_total")
+            run.update({k: measures[k] for k in keep})
+        else:
+            run.update(measures)
+    except Exception as error:  # reported in the results; the other runs go on
+        run["error"] = f"{type(error).__name__}: {error}"
+        run["log_tail"] = server.log_tail()
+        harness.warnings.append(f"{variant} N={n}: run failed: {run['error']}")
+    finally:
+        await server.stop()
+        harness.running.discard(server)
+    run["run_s"] = round(time.monotonic() - started, 1)
+    return run

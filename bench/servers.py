@@ -1,0 +1,181 @@
+"""Starting and stopping the relay servers under test, one process tree per run.
+
+Each server runs in its own session (so the whole tree can be killed by its process
+group), pinned to one CPU core (inherited by gunicorn's workers), with its output in a
+log file nobody has to drain, and with a parent-death signal so that even a harness
+killed outright does not leave it running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .loadgen import http_ready
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+VARIANTS = ("app", "naive", "floor")
+API_KEY = "bench-placeholder-not-a-key"
+MODEL = "bench-model"
+_PR_SET_PDEATHSIG = 1
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _base_env() -> dict[str, str]:
+    # Nothing from the caller's environment that could change the app's behaviour (a
+    # developer's real OPENAI_API_KEY above all): only what a process needs to run.
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
+    return {name: os.environ[name] for name in keep if name in os.environ}
+
+
+@dataclass
+class Launch:
+    """How to start one variant: argv, extra environment, working directory."""
+
+    argv: list[str]
+    env: dict[str, str]
+    cwd: Path
+
+
+def launch_for(variant: str, port: int, upstream_port: int, max_streams: int) -> Launch:
+    """The command line of ``variant`` listening on ``port``, relaying to ``upstream_port``."""
+    base_url = f"http://127.0.0.1:{upstream_port}/v1"
+    if variant == "app":
+        # Exactly the Procfile's command, configured the way a platform would: by env.
+        env = {
+            "WEB_CONCURRENCY": "1",
+            "HOST": "127.0.0.1",
+            "PORT": str(port),
+            "OPENAI_API_KEY": API_KEY,
+            "OPENAI_BASE_URL": base_url,
+            "OPENAI_MODEL": MODEL,
+            "RATE_LIMIT": "",
+            "MAX_STREAMS_PER_WORKER": str(max_streams),
+        }
+        argv = [str(VENV_BIN / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"]
+        return Launch(argv, env, ROOT)
+    if variant == "naive":
+        env = {"OPENAI_API_KEY": API_KEY, "OPENAI_BASE_URL": base_url, "OPENAI_MODEL": MODEL}
+        argv = [
+            str(VENV_BIN / "gunicorn"),
+            "-k", "gevent", "-w", "1",
+            "-b", f"127.0.0.1:{port}",
+            "--worker-connections", "2000",
+            # gunicorn 27 otherwise opens a control socket at a fixed path.
+            "--no-control-socket",
+            # Started from bench/ so gunicorn does not pick up the app's ./gunicorn.conf.py
+            # (its worker hooks import streamchat); --chdir makes bench.naive importable.
+            "--chdir", str(ROOT),
+            "bench.naive:app",
+        ]  # fmt: skip
+        return Launch(argv, env, ROOT / "bench")
+    if variant == "floor":
+        argv = [
+            sys.executable, "-m", "bench.floor",
+            "--port", str(port), "--upstream-port", str(upstream_port), "--model", MODEL,
+        ]  # fmt: skip
+        return Launch(argv, {}, ROOT)
+    raise ValueError(f"unknown variant {variant!r}; choose from {', '.join(VARIANTS)}")
+
+
+def _pin_and_tie_to_parent(core: int):
+    def prepare() -> None:
+        os.sched_setaffinity(0, {core})
+        # If the harness dies without cleaning up, the kernel sends the server SIGTERM.
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+    return prepare
+
+
+class RelayServer:
+    """One relay server process tree: start, wait until it answers, stop."""
+
+    def __init__(self, variant: str, launch: Launch, port: int, core: int, log_path: Path):
+        self.variant = variant
+        self.launch = launch
+        self.port = port
+        self.core = core
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def pid(self) -> int:
+        """The root pid of the tree (gunicorn's master)."""
+        assert self.process is not None
+        return self.process.pid
+
+    def start(self) -> None:
+        """Start the process; its output goes to ``log_path``."""
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                self.launch.argv,
+                cwd=self.launch.cwd,
+                env={**_base_env(), **self.launch.env},
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_pin_and_tie_to_parent(self.core),
+            )
+
+    async def wait_ready(self, timeout_s: float = 30.0) -> None:
+        """Return once the server answers HTTP; raise if it exits or takes too long.
+
+        A real request, not a TCP connect: gunicorn's master listens before its worker
+        has imported the app.
+        """
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.variant} exited with {self.process.returncode}")
+            if await http_ready(self.port):
+                return
+            await asyncio.sleep(0.05)
+        raise RuntimeError(f"{self.variant} did not answer within {timeout_s:.0f} s")
+
+    async def stop(self, grace_s: float = 5.0) -> None:
+        """SIGTERM, then SIGKILL to the whole process group after ``grace_s``."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + grace_s
+            while self.process.poll() is None and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+        self.kill()
+
+    def kill(self) -> None:
+        """SIGKILL whatever is left of the process group (workers included) and reap."""
+        if self.process is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=5)
+
+    def log_tail(self, lines: int = 20) -> str:
+        """The last lines of the server's output, for error reports."""
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
