@@ -1,0 +1,100 @@
+"""Smoke test of the benchmark: a tiny run of every variant, checked through bench.json.
+
+It checks that the harness measures what it claims (every chunk delivered and counted,
+delays and CPU sane, the report files written), not how fast anything is; and that its
+hand-written HTTP pieces cope with reads split anywhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+from bench.floor import sse_lines_to_ndjson
+from bench.http1 import LAST_CHUNK, ChunkedDecoder, frame_chunk
+from bench.loadgen import StreamResult, _StreamClient
+
+ROOT = Path(__file__).resolve().parent.parent
+N_VALUES = (1, 5)
+TOKENS = 20
+
+
+def test_quick_benchmark_run(tmp_path, report):
+    out = tmp_path / "results"
+    command = [
+        sys.executable, "-m", "bench.run", "--quick",
+        "--n", ",".join(map(str, N_VALUES)), "--tokens", str(TOKENS), "--interval-ms", "10",
+        "--admission-capacity", "3", "--out", str(out),
+    ]  # fmt: skip
+    finished = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=90)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+
+    results = json.loads((out / "bench.json").read_text())
+    runs = {(run["variant"], run["n"]): run for run in results["runs"]}
+    assert set(runs) == {(v, n) for v in ("app", "naive", "floor") for n in N_VALUES}
+    for (variant, n), run in runs.items():
+        where = f"{variant} N={n}"
+        assert "error" not in run, (where, run.get("error"), run.get("log_tail"))
+        assert run["streams"] == {"ok": n, "failed": 0, "failures": {}}, where
+        assert run["chunks"]["delivered"] == run["chunks"]["expected"] == n * TOKENS, where
+        delays = run["relay_delay_ms"]
+        assert delays["count"] == n * (TOKENS + 1), where  # the finish chunk is timed too
+        assert all(isinstance(delays[k], float) and delays[k] >= 0 for k in ("p50", "p99")), where
+        assert run["negative_delays"] == 0, where
+        assert run["cpu_us_per_chunk"] > 0, where
+    assert results.get("admission"), "admission section missing"
+
+    markdown = (out / "bench.md").read_text()
+    assert "| app | 5 |" in markdown and "Admission" in markdown
+    png = (out / "bench.png").read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 1000
+    report(f"bench smoke run took {results['meta']['total_wall_s']} s")
+
+
+def _split_everywhere(data: bytes, seed: int) -> list[bytes]:
+    """``data`` cut into reads of 1 to 7 bytes, so every boundary lands somewhere odd."""
+    rng = random.Random(seed)
+    pieces, pos = [], 0
+    while pos < len(data):
+        step = rng.randint(1, 7)
+        pieces.append(data[pos : pos + step])
+        pos += step
+    return pieces
+
+
+def test_chunked_decoder_and_floor_survive_any_read_boundaries():
+    events = [b'data: {"n":%d,"text":"x"}\n\n' % i for i in range(30)] + [b"data: [DONE]\n\n"]
+    body = b"".join(frame_chunk(e) for e in events) + LAST_CHUNK
+    for seed in range(20):
+        decoder = ChunkedDecoder()
+        decoded = b"".join(decoder.feed(piece) for piece in _split_everywhere(body, seed))
+        assert decoder.done and decoded == b"".join(events)
+        sse, lines = b"", b""
+        for piece in _split_everywhere(decoded, seed + 100):
+            text = sse + piece
+            end = text.rfind(b"\n")
+            sse = text[end + 1 :]
+            lines += sse_lines_to_ndjson(text[:end].split(b"\n")) if end >= 0 else b""
+        assert lines == b"".join(b'{"n":%d,"text":"x"}\n' % i for i in range(30))
+
+
+def test_load_generator_counts_stamps_split_across_reads():
+    lines = [b'{"system_fingerprint":"t%d","choices":[]}\n' % (10**15 + i) for i in range(40)]
+    lines.append(b'{"system_fingerprint":"s%d","choices":[{"finish_reason":"stop"}]}\n' % 10**15)
+    body = b"".join(frame_chunk(line) for line in lines) + LAST_CHUNK
+    reply = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + body
+    for seed in range(20):
+        result = StreamResult(0)
+        loop = asyncio.new_event_loop()
+        try:
+            client = _StreamClient(result, b"", loop.create_future())
+            for piece in _split_everywhere(reply, seed):
+                client.data_received(piece)
+        finally:
+            loop.close()
+        assert result.ok(40), result
+        assert len(result.delays_ns) == 41
