@@ -77,6 +77,22 @@ def rss_kb(pids: list[int]) -> int:
     return total
 
 
+def core_busy_us(core: int) -> float:
+    """Time CPU ``core`` has spent busy (not idle or waiting on I/O) since boot, in µs.
+
+    Compared with a server's own CPU time it shows what else ran on its core.
+    """
+    for line in (_PROC / "stat").read_text().splitlines():
+        if line.startswith(f"cpu{core} "):
+            ticks = [int(x) for x in line.split()[1:]]
+            idle = ticks[3] + ticks[4]  # idle, iowait
+            # user, nice, system, idle, iowait, irq, softirq, steal: steal (the hypervisor
+            # ran something else) counts as busy, since the relay could not run then either.
+            # guest time is already inside user time.
+            return (sum(ticks[:8]) - idle) * _TICK_US
+    raise ValueError(f"no cpu{core} in /proc/stat")
+
+
 class RssSampler:
     """Samples the summed RSS of a fixed set of pids every ``period_s`` and keeps the peak."""
 

@@ -39,8 +39,8 @@ def runs_table(runs: list[dict]) -> list[str]:
     lines = [
         "| variant | N | CPU µs/chunk | CPU vs naive | CPU vs floor | RSS KB/stream "
         "| TTFB p50 / p99 ms | relay delay p50 / p99 / max ms | streams ok / failed "
-        "| chunks delivered / expected | harness CPU % | wall s |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| chunks delivered / expected | harness CPU % | others on relay core % | wall s |",
+        "| --- " + "| ---: " * 12 + "|",
     ]
     for run in runs:
         if "error" in run:
@@ -65,6 +65,7 @@ def runs_table(runs: list[dict]) -> list[str]:
             f"{streams['ok']} / {failed}",
             f"{run['chunks']['delivered']:,} / {run['chunks']['expected']:,}",
             harness,
+            _num(run.get("relay_core_foreign_cpu_pct")),
             _num(run["wall_s"]),
         ]
         lines.append("| " + " | ".join(cells) + " |")
@@ -125,7 +126,8 @@ def markdown(results: dict) -> str:
         "",
         "CPU: the relay's whole process tree, per token chunk delivered. RSS: peak during the "
         "run above the level before it, per open stream. Relay delay: upstream write → client "
-        "read of each chunk. See bench/README.md.",
+        "read of each chunk. Others on relay core: busy time of the relay's core not spent by "
+        "the relay (other processes, interrupts). See bench/README.md.",
         "",
         "## Admission: 2 x MAX_STREAMS_PER_WORKER streams at once",
         "",

@@ -156,6 +156,7 @@ async def _main(args: argparse.Namespace, harness_box: list[Harness]) -> dict:
         await upstream.close()
         shutil.rmtree(log_dir, ignore_errors=True)
     meta["total_wall_s"] = round(time.monotonic() - started, 1)
+    meta["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     meta["event_loop"] = type(asyncio.get_running_loop()).__module__.split(".")[0]
     return {
         "meta": meta,

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .loadgen import StreamResult, run_streams
-from .procstat import RssSampler, cpu_ns, cpu_ticks_us, process_tree, rss_kb
+from .procstat import RssSampler, core_busy_us, cpu_ns, cpu_ticks_us, process_tree, rss_kb
 from .servers import RelayServer, free_port, launch_for
 from .stats import admission_figures, stream_figures
 from .upstream import FakeUpstream
@@ -18,6 +18,8 @@ WARMUP_TOKENS = 10
 WARMUP_STREAMS = 50
 # Past this share of its core the harness itself may be what delays chunks.
 HARNESS_CPU_WARN_PCT = 85.0
+# Past this share of the relay's core used by other processes, its figures are disturbed.
+FOREIGN_CPU_WARN_PCT = 10.0
 # Every run is bounded: the streams' own length plus this much slack.
 SLACK_S = 30.0
 
@@ -47,12 +49,14 @@ def _harness_cpu_s() -> float:
 
 
 async def _measured_streams(
-    harness: Harness, server: RelayServer, n: int, tokens: int
+    harness: Harness, server: RelayServer, n: int, tokens: int, max_streams: int
 ) -> tuple[list[StreamResult], dict]:
     """Run ``n`` streams of ``tokens`` against a ready server, sampling its process tree."""
     upstream = harness.upstream
     upstream.tokens = WARMUP_TOKENS
-    warm, _ = await run_streams(server.port, min(n, WARMUP_STREAMS), 0.0, SLACK_S)
+    # Within the admission limit, so the warm-up itself is never turned away.
+    warm_n = min(n, WARMUP_STREAMS, max_streams)
+    warm, _ = await run_streams(server.port, warm_n, 0.0, SLACK_S)
     warm_ok = sum(r.ok(WARMUP_TOKENS) for r in warm)
     await asyncio.sleep(0.3)  # let the warm-up's connections close and logs flush
 
@@ -64,14 +68,18 @@ async def _measured_streams(
     sampler.start()
     counters_before = upstream.counters()
     harness_before, cpu_before, ticks_before = _harness_cpu_s(), cpu_ns(pids), cpu_ticks_us(pids)
+    core_before = core_busy_us(harness.relay_core)
     results, wall = await run_streams(server.port, n, harness.ramp_s if n > 1 else 0.0, time_limit)
     cpu_after, ticks_after, harness_after = cpu_ns(pids), cpu_ticks_us(pids), _harness_cpu_s()
+    core_after = core_busy_us(harness.relay_core)
     rss_peak = await sampler.stop()
     counters = {k: v - counters_before[k] for k, v in upstream.counters().items()}
     pids_after = process_tree(server.pid)
 
     harness_pct = 100.0 * (harness_after - harness_before) / wall if wall > 0 else 0.0
     cpu_us = (cpu_after - cpu_before) / 1000
+    # Busy time of the relay's core not spent by the relay: other processes, interrupts.
+    foreign_pct = 100.0 * max(0.0, core_after - core_before - cpu_us) / 1e6 / wall if wall else 0.0
     figures = stream_figures(results, tokens)
     delivered = figures["chunks"]["delivered"]
     measures = {
@@ -85,6 +93,7 @@ async def _measured_streams(
         "rss_per_stream_kb": round((rss_peak - rss_before) / n, 1),
         "harness_cpu_pct": round(harness_pct, 1),
         "harness_overloaded": harness_pct > HARNESS_CPU_WARN_PCT,
+        "relay_core_foreign_cpu_pct": round(foreign_pct, 1),
         "warmup": {"streams": len(warm), "ok": warm_ok, "tokens": WARMUP_TOKENS},
         "upstream": counters,
         "pids": pids,
@@ -97,6 +106,11 @@ async def _measured_streams(
         )
     if warm_ok < len(warm):
         harness.warnings.append(f"{server.variant} N={n}: {len(warm) - warm_ok} warm-up failed")
+    if foreign_pct > FOREIGN_CPU_WARN_PCT:
+        harness.warnings.append(
+            f"{server.variant} N={n}: other processes used {foreign_pct:.0f} % of the relay's "
+            "core during the run: its figures are disturbed"
+        )
     if measures["harness_overloaded"]:
         harness.warnings.append(
             f"{server.variant} N={n}: harness CPU {harness_pct:.0f} % > "
@@ -125,10 +139,16 @@ async def measure(
     try:
         server.start()
         await server.wait_ready()
-        results, measures = await _measured_streams(harness, server, n, tokens)
+        results, measures = await _measured_streams(harness, server, n, tokens, max_streams)
         if admission:
             run.update(admission_figures(results, tokens))
-            keep = ("wall_s", "harness_cpu_pct", "harness_overloaded", "cpu_us_total")
+            keep = (
+                "wall_s",
+                "harness_cpu_pct",
+                "harness_overloaded",
+                "relay_core_foreign_cpu_pct",
+                "cpu_us_total",
+            )
             run.update({k: measures[k] for k in keep})
         else:
             run.update(measures)
