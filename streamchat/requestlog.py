@@ -62,6 +62,7 @@ class RequestRecord:
     chunks: int = 0
     bytes: int = 0
     usage: dict | None = None
+    upstream_read: str | None = None  # "direct" or "fallback": see streamchat.direct_body
     logged: bool = False
 
     def sent(self, piece: bytes, heartbeat: bool) -> None:
@@ -94,6 +95,8 @@ class RequestRecord:
             fields["error_code"] = self.error_code
         if self.usage:
             fields["usage"] = self.usage
+        if self.upstream_read:
+            fields["upstream_read"] = self.upstream_read
         # Load balancers poll the health routes every few seconds: keep them out of INFO.
         level = logging.DEBUG if self.route in _HEALTH_ROUTES else logging.INFO
         ACCESS.log(level, "request", extra=fields)

@@ -8,7 +8,9 @@ import httpx2
 import openai
 
 from .demo import DEMO_BASE_URL, DemoTransport
+from .direct_body import direct_body
 from .errors import bad_upstream_reply, from_upstream_exception
+from .pump import with_heartbeats
 from .relay import UpstreamEventError
 from .settings import Settings
 from .validation import ChatRequest
@@ -31,6 +33,16 @@ def build_client(settings: Settings, http_client: httpx2.Client | None = None) -
     )
     if settings.demo and http_client is None:
         http_client = httpx2.Client(transport=DemoTransport(settings.demo_tokens_per_second))
+    elif http_client is None:
+        # Each open stream holds one pooled connection. The SDK's default pool (1,000)
+        # would turn streams past it into a silent wait for a connection, so the pool
+        # follows MAX_STREAMS_PER_WORKER, with room for readiness checks.
+        http_client = openai.DefaultHttpxClient(
+            limits=httpx2.Limits(
+                max_connections=settings.max_streams_per_worker + 16,
+                max_keepalive_connections=100,
+            )
+        )
     return openai.OpenAI(
         api_key=settings.openai_api_key or _DEMO_API_KEY,
         base_url=settings.openai_base_url if not settings.demo else DEMO_BASE_URL,
@@ -53,15 +65,30 @@ class ServerShuttingDown(UpstreamEventError):
 class UpstreamStream:
     """An open streamed upstream response: its body chunks, and a way to close it."""
 
-    def __init__(self, response) -> None:
+    def __init__(self, response: httpx2.Response) -> None:
         self._response = response
         self.closed = False
         self.ended_by_server = False
+        self.direct: bool | None = None
 
-    def chunks(self) -> Iterator[bytes]:
-        """Raw body bytes as they arrive (content-encoding undone)."""
+    def body(self, heartbeat_seconds: float, read_timeout_seconds: float) -> Iterator[bytes | None]:
+        """Raw body bytes as they arrive, and ``None`` after each ``heartbeat_seconds``
+        of silence. Read straight off the socket where streamchat.direct_body can;
+        otherwise through ``iter_bytes()`` (which also undoes a content-encoding) and a
+        reader greenlet. ``self.direct`` says which.
+        """
+        http_response = self._response
+        source = direct_body(http_response, heartbeat_seconds, read_timeout_seconds)
+        self.direct = source is not None
+        if source is None:
+            source = with_heartbeats(http_response.iter_bytes(), heartbeat_seconds)
+        return self._ended_by_us_or_upstream(source)
+
+    def _ended_by_us_or_upstream(self, source: Iterator[bytes | None]) -> Iterator[bytes | None]:
+        # A read that fails because end_for_shutdown closed the connection is no
+        # upstream fault: it becomes the shutdown error line.
         try:
-            yield from self._response.http_response.iter_bytes()
+            yield from source
         except Exception:
             if self.ended_by_server:
                 raise ServerShuttingDown() from None
@@ -82,14 +109,21 @@ class UpstreamStream:
             self._response.close()
 
 
-def _open(create, model: str, **arguments) -> UpstreamStream:
-    """Open a streamed request through an SDK ``with_streaming_response.create``."""
+def _open(client: openai.OpenAI, path: str, body: dict) -> UpstreamStream:
+    """POST ``body`` to ``path`` with streaming on and return the open, unread response.
+
+    ``client.post`` with ``cast_to=httpx2.Response`` is the SDK's documented way to send a
+    request it need not model: it still authenticates, retries the connect and turns
+    error statuses into exceptions, but skips ``create()``'s walk of every message
+    through the typed-dict transform (milliseconds per request on a long conversation),
+    since ``validate_chat_request`` has already made the body plain JSON.
+    """
     try:
-        # The raw-response API: the SDK builds the request, authenticates, retries the
-        # connect and maps error statuses, but we read the body bytes ourselves.
-        response = create(model=model, stream=True, **arguments).__enter__()
+        response = client.post(
+            path, cast_to=httpx2.Response, body=body, stream=True, stream_cls=openai.Stream
+        )
     except openai.APIError as exc:
-        raise from_upstream_exception(exc, model) from None
+        raise from_upstream_exception(exc, body["model"]) from None
     content_type = response.headers.get("content-type", "")
     if not content_type.startswith("text/event-stream"):
         response.close()
@@ -104,19 +138,14 @@ def open_chat_stream(
 
     Raises ApiError when the upstream refuses before the stream starts.
     """
-    extra: dict = {}
+    body: dict = {"model": chat.model, "messages": chat.messages, "stream": True}
     if settings.openai_stream_usage:
-        extra["stream_options"] = {"include_usage": True}
+        body["stream_options"] = {"include_usage": True}
     if settings.max_output_tokens:
         # OpenAI's reasoning models take only max_completion_tokens; Ollama and some
         # other servers only max_tokens. MAX_TOKENS_FIELD says which.
-        extra[settings.max_tokens_field] = settings.max_output_tokens
-    return _open(
-        client.chat.completions.with_streaming_response.create,
-        chat.model,
-        messages=chat.messages,
-        **extra,
-    )
+        body[settings.max_tokens_field] = settings.max_output_tokens
+    return _open(client, "/chat/completions", body)
 
 
 def open_responses_stream(
@@ -128,14 +157,13 @@ def open_responses_stream(
     Raises ApiError when the upstream refuses before the stream starts.
     """
     system, *conversation = chat.messages
-    extra: dict = {}
+    body: dict = {
+        "model": chat.model,
+        "instructions": system["content"],
+        "input": conversation,
+        "store": False,
+        "stream": True,
+    }
     if settings.max_output_tokens:
-        extra["max_output_tokens"] = settings.max_output_tokens
-    return _open(
-        client.responses.with_streaming_response.create,
-        chat.model,
-        instructions=system["content"],
-        input=conversation,
-        store=False,
-        **extra,
-    )
+        body["max_output_tokens"] = settings.max_output_tokens
+    return _open(client, "/responses", body)

@@ -1,0 +1,82 @@
+"""Runs streamchat.direct_body's gevent reader in a process patched the way gunicorn's
+gevent worker patches itself, and prints what it saw as one JSON line.
+
+Run by tests/test_direct_body.py (a separate process, since patching is for good).
+"""
+
+from gevent import monkey
+
+monkey.patch_all()
+
+import json  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import gevent  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.conftest import sse_body  # noqa: E402
+from tests.test_direct_body import (  # noqa: E402
+    HEADERS_CHUNKED,
+    RawServer,
+    chunk,
+    client_for,
+    open_stream,
+    payload,
+)
+
+
+def main() -> None:
+    results: dict = {}
+    events = sse_body([payload(0), payload(1, finish=True)])
+    first = sse_body([payload(0)], done=False)
+    server = RawServer(
+        [[HEADERS_CHUNKED, 0.05, chunk(events[:25]), 0.05, chunk(events[25:]), b"0\r\n\r\n"]],
+        [[HEADERS_CHUNKED + chunk(first), 5.0]],
+        [[HEADERS_CHUNKED + chunk(first), 30.0]],
+    )
+    # One client per connection: the first body is read to its end, and a shared client
+    # would send the next request on that same (reused) connection.
+    clients = [client_for(server) for _ in range(3)]
+
+    stream = open_stream(clients[0])
+    pieces = list(stream.body(5.0, 10.0))
+    results["direct"] = stream.direct
+    results["body_ok"] = b"".join(pieces) == events and None not in pieces
+    stream.close()
+
+    stream = open_stream(clients[1])
+    started = time.monotonic()
+    beats = []
+    try:
+        for piece in stream.body(0.2, 0.7):
+            if piece is None:
+                beats.append(round(time.monotonic() - started, 3))
+    except Exception as exc:
+        results["timeout_error"] = type(exc).__name__
+    results["timeout_at"] = round(time.monotonic() - started, 3)
+    results["beats"] = beats
+    stream.close()
+
+    stream = open_stream(clients[2])
+
+    def read() -> None:
+        try:
+            for _ in stream.body(10.0, 60.0):
+                pass
+        except Exception as exc:
+            results["shutdown_error"] = type(exc).__name__
+            results["shutdown_after"] = round(time.monotonic() - ended_at, 3)
+
+    reader = gevent.spawn(read)
+    gevent.sleep(0.3)
+    ended_at = time.monotonic()
+    stream.end_for_shutdown()
+    reader.join(timeout=15)
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,324 @@
+"""The relay's fast read path (streamchat.direct_body): when it is taken, that it reads
+exactly what the public path would, and that it falls back when it must.
+
+A raw socket server on 127.0.0.1 writes scripted bytes, so framing, timing and how the
+connection ends are all under the test's control. These run in plain threads; the same
+code under gevent is covered by tests/gevent_direct_check.py below and by every test
+that goes through gunicorn.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import select
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import h11
+import httpx2
+import openai
+import pytest
+
+from streamchat import direct_body
+from streamchat.relay import relay_chat
+from streamchat.upstream import UpstreamStream, _open
+from tests.conftest import ROOT, TEST_API_KEY, sse_body
+
+HEADERS_CHUNKED = (
+    b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+)
+
+
+def chunk(data: bytes) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+def payload(i: int, finish: bool = False) -> bytes:
+    delta = {} if finish else {"content": f"t{i} "}
+    return json.dumps(
+        {
+            "id": "chatcmpl-direct",
+            "object": "chat.completion.chunk",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": "stop" if finish else None}],
+        },
+        separators=(",", ":"),
+    ).encode()
+
+
+class RawServer:
+    """Serves scripted raw bytes: each connection gets the next script, one step per
+    request on it; a step is a list of writes, a float is a pause, None hangs up."""
+
+    def __init__(self, *scripts: list) -> None:
+        self.scripts = list(scripts)
+        self.connections = 0
+        self.requests = 0
+        self.peer_closed = threading.Event()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def _serve(self) -> None:
+        while self.scripts:
+            conn, _ = self._listener.accept()
+            self.connections += 1
+            threading.Thread(
+                target=self._answer, args=(conn, self.scripts.pop(0)), daemon=True
+            ).start()
+
+    def _read_request(self, conn: socket.socket, buffered: bytes) -> bytes | None:
+        while b"\r\n\r\n" not in buffered:
+            data = conn.recv(65536)
+            if not data:
+                return None
+            buffered += data
+        head, _, rest = buffered.partition(b"\r\n\r\n")
+        length = int(
+            next(
+                (
+                    line.split(b":")[1]
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length")
+                ),
+                b"0",
+            )
+        )
+        while len(rest) < length:
+            rest += conn.recv(65536)
+        return rest[length:]
+
+    def _answer(self, conn: socket.socket, steps: list) -> None:
+        buffered = b""
+        with conn:
+            for step in steps:
+                buffered = self._read_request(conn, buffered)
+                if buffered is None:
+                    return
+                self.requests += 1
+                for write in step:
+                    if write is None:
+                        return
+                    if isinstance(write, float):
+                        # A pause that notices the client hanging up meanwhile.
+                        readable, _, _ = select.select([conn], [], [], write)
+                        if readable and not conn.recv(65536, socket.MSG_PEEK):
+                            self.peer_closed.set()
+                            return
+                        continue
+                    try:
+                        conn.sendall(write)
+                    except OSError:
+                        self.peer_closed.set()
+                        return
+            conn.settimeout(5)
+            try:
+                while conn.recv(65536):
+                    pass
+            except OSError:
+                pass
+            self.peer_closed.set()
+
+
+def client_for(server: RawServer, **options) -> openai.OpenAI:
+    return openai.OpenAI(api_key=TEST_API_KEY, base_url=server.base_url, max_retries=0, **options)
+
+
+def open_stream(client: openai.OpenAI) -> UpstreamStream:
+    return _open(client, "/chat/completions", {"model": "m", "messages": [], "stream": True})
+
+
+def read_all(stream: UpstreamStream, beat: float = 5.0, limit: float = 10.0) -> list:
+    return list(stream.body(beat, limit))
+
+
+def test_chunked_body_is_read_directly_byte_for_byte():
+    events = sse_body([payload(0), payload(1), payload(2, finish=True)])
+    first, rest = events[:50], events[50:]
+    # The first body bytes come in the same packet as the headers (h11 has buffered
+    # them before the takeover), the next chunk arrives split, with a pause between.
+    server = RawServer(
+        [
+            [
+                HEADERS_CHUNKED + chunk(first),
+                0.05,
+                chunk(rest[:30])[:20],
+                0.05,
+                chunk(rest[:30])[20:],
+                chunk(rest[30:]),
+                b"0\r\n\r\n",
+            ]
+        ]
+    )
+    client = client_for(server)  # kept: a collected client closes its pool
+    stream = open_stream(client)
+    pieces = read_all(stream)
+    assert stream.direct is True
+    assert None not in pieces
+    assert b"".join(pieces) == events
+    assert len(pieces) >= 3  # delivered as it came, not gathered at the end
+
+
+@pytest.mark.parametrize(
+    "framing",
+    ["content-length", "close-delimited"],
+)
+def test_other_framings_are_read_whole(framing):
+    events = sse_body([payload(0), payload(1, finish=True)])
+    head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+    if framing == "content-length":
+        head += b"content-length: %d\r\n" % len(events)
+    else:
+        head += b"connection: close\r\n"
+    server = RawServer([[head + b"\r\n", 0.02, events[:40], 0.02, events[40:], None]])
+    client = client_for(server)  # kept: a collected client closes its pool
+    stream = open_stream(client)
+    pieces = read_all(stream)
+    assert stream.direct is True
+    assert b"".join(pieces) == events
+    lines = b"".join(relay_chat(iter(pieces))).splitlines()
+    assert lines == [payload(0), payload(1, finish=True)]
+
+
+def test_silence_gives_heartbeats_then_a_read_timeout():
+    server = RawServer([[HEADERS_CHUNKED + chunk(sse_body([payload(0)], done=False)), 5.0]])
+    client = client_for(server)  # kept: a collected client closes its pool
+    stream = open_stream(client)
+    started = time.monotonic()
+    seen = []
+    with pytest.raises(direct_body.UpstreamReadTimeout):
+        for piece in stream.body(0.2, 0.7):
+            seen.append((piece, round(time.monotonic() - started, 2)))
+    elapsed = time.monotonic() - started
+    stream.close()
+    assert stream.direct is True
+    assert seen[0][0] == sse_body([payload(0)], done=False)
+    beats = [at for piece, at in seen if piece is None]
+    assert len(beats) == 3, seen  # at ~0.2, 0.4, 0.6 s; the timeout at ~0.7 s
+    assert 0.15 <= beats[0] <= 0.5
+    assert 0.6 <= elapsed <= 2.0
+
+
+def test_a_body_read_to_its_end_leaves_the_connection_reusable():
+    events = sse_body([payload(0, finish=True)])
+    reply = [HEADERS_CHUNKED + chunk(events) + b"0\r\n\r\n"]
+    server = RawServer([reply, reply])
+    client = client_for(server)
+    for _ in range(2):
+        stream = open_stream(client)
+        assert b"".join(read_all(stream)) == events
+        assert stream.direct is True
+        stream.close()
+    assert server.requests == 2
+    assert server.connections == 1  # the pool reused it: h11 saw the whole message
+
+
+def test_closing_mid_body_closes_the_connection():
+    server = RawServer([[HEADERS_CHUNKED + chunk(sse_body([payload(0)], done=False)), 5.0]])
+    client = client_for(server)  # kept: a collected client closes its pool
+    stream = open_stream(client)
+    body = stream.body(5.0, 10.0)
+    assert next(body) is not None
+    body.close()
+    stream.close()
+    assert server.peer_closed.wait(2), "the half-read connection was kept open"
+
+
+def test_a_body_cut_mid_chunk_is_an_error_the_relay_reports():
+    events = sse_body([payload(0)], done=False)
+    server = RawServer([[HEADERS_CHUNKED + chunk(events) + b"200\r\n" + b"data: {", None]])
+    client = client_for(server)  # kept: a collected client closes its pool
+    stream = open_stream(client)
+    lines = b"".join(relay_chat(stream.body(5.0, 10.0))).splitlines()
+    assert stream.direct is True
+    assert lines[0] == payload(0)
+    assert json.loads(lines[-1])["error"]["code"] == "upstream_disconnected"
+
+
+def test_an_encoded_body_takes_the_public_path():
+    events = sse_body([payload(0, finish=True)])
+    packed = gzip.compress(events)
+    head = (
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-encoding: gzip\r\n"
+        b"content-length: %d\r\n\r\n" % len(packed)
+    )
+    server = RawServer([[head + packed]])
+    client = client_for(server)  # kept: a collected client closes its pool
+    stream = open_stream(client)
+    assert b"".join(p for p in read_all(stream) if p) == events
+    assert stream.direct is False
+
+
+def test_an_in_process_transport_takes_the_public_path():
+    events = sse_body([payload(0, finish=True)])
+    transport = httpx2.MockTransport(
+        lambda request: httpx2.Response(
+            200, headers={"content-type": "text/event-stream"}, content=events
+        )
+    )
+    client = openai.OpenAI(
+        api_key=TEST_API_KEY,
+        base_url="http://127.0.0.1:9/v1",
+        http_client=httpx2.Client(transport=transport),
+    )
+    stream = open_stream(client)
+    assert b"".join(p for p in read_all(stream) if p) == events
+    assert stream.direct is False
+
+
+def test_when_the_libraries_change_shape_the_public_path_still_serves(monkeypatch):
+    # What an upgrade that renames a private class looks like from here.
+    monkeypatch.setattr(direct_body, "PoolByteStream", type("Renamed", (), {}))
+    events = sse_body([payload(0, finish=True)])
+    server = RawServer([[HEADERS_CHUNKED + chunk(events) + b"0\r\n\r\n"]])
+    client = client_for(server)  # kept: a collected client closes its pool
+    stream = open_stream(client)
+    assert b"".join(p for p in read_all(stream) if p) == events
+    assert stream.direct is False
+
+
+def test_the_fast_path_is_taken_with_the_pinned_libraries():
+    """If this fails after an upgrade, the app still works (fallback), only slower:
+    update streamchat.direct_body for the new httpx2/httpcore2 layout."""
+    server = RawServer(
+        [[HEADERS_CHUNKED + chunk(sse_body([payload(0, finish=True)])) + b"0\r\n\r\n"]]
+    )
+    client = client_for(server)  # kept: a collected client closes its pool
+    stream = open_stream(client)
+    found = direct_body._parser_and_socket(stream._response)
+    stream.close()
+    assert found is not None
+    parser, sock = found
+    assert isinstance(parser, h11.Connection) and isinstance(sock, socket.socket)
+
+
+def test_under_gevent_heartbeats_timeouts_and_closing_from_another_greenlet():
+    """The gevent reader (one lazy timer per stream, no socket timeout) in a process
+    patched as gunicorn's worker is: see tests/gevent_direct_check.py."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "gevent_direct_check.py")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    results = json.loads(done.stdout.strip().splitlines()[-1])
+    assert results["direct"] is True
+    assert results["body_ok"] is True
+    beats = results["beats"]
+    assert len(beats) == 3, results
+    assert 0.15 <= beats[0] <= 0.5
+    assert results["timeout_error"] == "UpstreamReadTimeout"
+    assert 0.6 <= results["timeout_at"] <= 2.0
+    # end_for_shutdown from another greenlet fails the blocked read at once, not at the
+    # next heartbeat (10 s here).
+    assert results["shutdown_error"] == "ServerShuttingDown"
+    assert results["shutdown_after"] < 1.0
