@@ -6,6 +6,8 @@ platform; see the README's configuration table.
 
 import os
 
+from streamchat.settings import DEFAULT_MAX_STREAMS_PER_WORKER
+
 # Heroku-style conventions: the platform sets PORT and WEB_CONCURRENCY.
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -13,7 +15,21 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # Streams are long-lived and mostly waiting on the network: gevent runs each connection
 # as a greenlet, so one worker holds many. Open connections per worker, streams included.
 worker_class = "gevent"
-worker_connections = int(os.environ.get("WORKER_CONNECTIONS", "1000"))
+
+
+def _max_streams() -> int:
+    # The app validates MAX_STREAMS_PER_WORKER and stops with a clear message if it is
+    # malformed; here a bad value only falls back to the default.
+    try:
+        return max(1, int(os.environ.get("MAX_STREAMS_PER_WORKER", "")))
+    except ValueError:
+        return DEFAULT_MAX_STREAMS_PER_WORKER
+
+
+# Past MAX_STREAMS_PER_WORKER the app answers 503 at once, but only to connections the
+# worker has accepted: past worker_connections they would wait unanswered in the listen
+# queue. So by default a worker accepts twice its stream limit, and at least 1,000.
+worker_connections = int(os.environ.get("WORKER_CONNECTIONS") or max(1000, 2 * _max_streams()))
 
 # gevent workers are only killed on timeout when their event loop is blocked, so this
 # does not limit stream length; it catches a wedged worker.

@@ -14,6 +14,9 @@ DEFAULT_MODEL = "gpt-5.4-mini"
 DEFAULT_SYSTEM_PROMPT = (
     "You are a helpful assistant. Answer clearly and concisely; use Markdown where it helps."
 )
+# Open streams one worker accepts before answering 503. Sized from bench/ (README):
+# one core relays this many 50 tokens/s streams with relay delay p99 well under 10 ms.
+DEFAULT_MAX_STREAMS_PER_WORKER = 500
 
 
 class SettingsError(ValueError, ClickException):
@@ -57,6 +60,7 @@ class Settings:
     log_level: str
     ready_timeout_seconds: float
     ready_cache_seconds: float
+    max_streams_per_worker: int
 
     @property
     def demo(self) -> bool:
@@ -217,6 +221,9 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
         allowed_origins=_origins(source),
         ready_timeout_seconds=_number(source, "READY_TIMEOUT_SECONDS", 3.0, minimum=0.1),
         ready_cache_seconds=_number(source, "READY_CACHE_SECONDS", 10.0, minimum=0.0),
+        max_streams_per_worker=_integer(
+            source, "MAX_STREAMS_PER_WORKER", DEFAULT_MAX_STREAMS_PER_WORKER, minimum=1
+        ),
         log_level=_choice(
             source, "LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
         ),

@@ -13,19 +13,40 @@ class Endable(Protocol):
 
 
 class OpenStreams:
-    """Counts the open streams of this worker process and drains them on shutdown."""
+    """Counts the open streams of this worker process, admits new ones up to a limit,
+    and drains them on shutdown.
+
+    A request takes a place (``reserve``) before it opens its upstream, so requests that
+    are still connecting count too: a burst cannot overshoot the limit while the first
+    upstream connections are being made.
+    """
 
     def __init__(self) -> None:
         self._streams: set[Endable] = set()
+        self._reserved = 0
         self._lock = threading.Lock()
         self.draining = False
 
     def __len__(self) -> int:
-        return len(self._streams)
+        return len(self._streams) + self._reserved
+
+    def reserve(self, limit: int) -> bool:
+        """Take a place for a stream about to open; False when ``limit`` are taken."""
+        with self._lock:
+            if len(self._streams) + self._reserved >= limit:
+                return False
+            self._reserved += 1
+            return True
+
+    def unreserve(self) -> None:
+        """Give back a place whose stream never opened."""
+        with self._lock:
+            self._reserved -= 1
 
     def add(self, stream: Endable) -> None:
-        """Register a stream that has just opened."""
+        """Register a stream that has just opened, in the place reserved for it."""
         with self._lock:
+            self._reserved -= 1
             self._streams.add(stream)
 
     def discard(self, stream: Endable) -> None:

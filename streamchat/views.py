@@ -9,7 +9,6 @@ from flask import Blueprint, Response, current_app, render_template, request, st
 from .client_socket import client_socket, has_left
 from .errors import ApiError
 from .origin import check_same_origin
-from .pump import with_heartbeats
 from .relay import HEARTBEAT_LINE, ChatProtocol, ResponsesProtocol, relay
 from .requestlog import current_record
 from .upstream import open_chat_stream, open_responses_stream
@@ -60,6 +59,10 @@ def index():
     )
 
 
+# Long enough for a few replies of this worker to finish; short enough to feel like a
+# pause. Behind a load balancer the retry may well land on another worker.
+BUSY_RETRY_AFTER_SECONDS = 3
+
 _OUTCOMES = {None: "completed", "server_shutting_down": "server_shutdown"}
 
 
@@ -67,8 +70,6 @@ def _stream(open_stream, protocol):
     """Validate, open the upstream, and answer with the relay as a streamed response."""
     runtime = _runtime()
     record = current_record()
-    chat_request = validate_chat_request(read_json_body(), runtime.settings)
-    record.model = chat_request.model
     if runtime.streams.draining:
         raise ApiError(
             503,
@@ -77,7 +78,23 @@ def _stream(open_stream, protocol):
             "server_shutting_down",
             retry_after=2,
         )
-    upstream = open_stream(runtime.client, chat_request, runtime.settings)
+    # Admission before any work: past the limit the answer is an immediate 503, never a
+    # queue in which every stream of the worker gets slower (MAX_STREAMS_PER_WORKER).
+    if not runtime.streams.reserve(runtime.settings.max_streams_per_worker):
+        raise ApiError(
+            503,
+            "The server is busy with other replies. Try again in a few seconds.",
+            "server_error",
+            "server_busy",
+            retry_after=BUSY_RETRY_AFTER_SECONDS,
+        )
+    try:
+        chat_request = validate_chat_request(read_json_body(), runtime.settings)
+        record.model = chat_request.model
+        upstream = open_stream(runtime.client, chat_request, runtime.settings)
+    except BaseException:
+        runtime.streams.unreserve()
+        raise
     runtime.streams.add(upstream)
     connection = client_socket(request.environ)
     # Until the relay says otherwise, an ending stream is a client that went away.
@@ -91,7 +108,13 @@ def _stream(open_stream, protocol):
 
     def body():
         try:
-            source = with_heartbeats(upstream.chunks(), runtime.settings.heartbeat_seconds)
+            settings = runtime.settings
+            source = upstream.body(
+                settings.heartbeat_seconds, settings.upstream_read_timeout_seconds
+            )
+            # Which read path served it: "fallback" on a real upstream means a library
+            # upgrade has turned the fast path off (streamchat.direct_body).
+            record.upstream_read = "direct" if upstream.direct else "fallback"
             for piece in relay(source, protocol):
                 heartbeat = piece is HEARTBEAT_LINE
                 if heartbeat and has_left(connection):

@@ -108,6 +108,7 @@ class FakeStream:
 def test_drain_refuses_new_streams_at_once_and_ends_open_ones_before_the_grace():
     streams = OpenStreams()
     stays, leaves = FakeStream(), FakeStream()
+    assert streams.reserve(10) and streams.reserve(10)
     streams.add(stays)
     streams.add(leaves)
     streams.discard(leaves)
