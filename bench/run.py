@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .environment import describe
 from .report import markdown
-from .scenario import WARMUP_TOKENS, Harness, measure
+from .scenario import WARMUP_TOKENS, Harness, disturbed, measure
 from .servers import ROOT, VARIANTS
 from .upstream import FakeUpstream
 
@@ -29,6 +29,8 @@ QUICK_N = "1,20"
 QUICK_TOKENS = 40
 # The N sweep measures the relay, not the limit: far above any N swept.
 SWEEP_MAX_STREAMS = 10_000
+# A run disturbed by other processes on the relay's core is run again this many times.
+DISTURBED_RETRIES = 1
 # Admission streams must all overlap, so each lasts at least the ramp plus this.
 ADMISSION_OVERLAP_S = 1.0
 
@@ -111,27 +113,50 @@ def _summary(run: dict) -> str:
     )
 
 
-async def _run_all(args: argparse.Namespace, harness: Harness) -> tuple[list[dict], dict]:
-    runs = []
+async def _measure_undisturbed(harness: Harness, *args, **kwargs) -> dict:
+    """``measure``, run again (up to DISTURBED_RETRIES times) while other processes take a
+    noticeable share of the relay's core; keeps the least disturbed attempt."""
+    run = await measure(harness, *args, **kwargs)
+    _progress(_summary(run))
+    attempts = [run.get("relay_core_foreign_cpu_pct")]
+    while disturbed(run) and len(attempts) <= DISTURBED_RETRIES:
+        _progress("  other processes used the relay's core: running it again")
+        again = await measure(harness, *args, **kwargs)
+        _progress(_summary(again))
+        attempts.append(again.get("relay_core_foreign_cpu_pct"))
+        if "error" not in again and (
+            again["relay_core_foreign_cpu_pct"] < run["relay_core_foreign_cpu_pct"]
+        ):
+            run = again
+    run["attempts_foreign_cpu_pct"] = attempts
+    return run
+
+
+async def _run_all(
+    args: argparse.Namespace, harness: Harness
+) -> tuple[list[dict], dict, list[str]]:
+    runs, warnings = [], []
     for variant in args.variants:
         for n in args.n:
             _progress(f"{variant} N={n} ...")
-            run = await measure(harness, variant, n, args.tokens, SWEEP_MAX_STREAMS)
-            _progress(_summary(run))
+            run = await _measure_undisturbed(harness, variant, n, args.tokens, SWEEP_MAX_STREAMS)
+            warnings += run["warnings"]
             runs.append(run)
     if args.skip_admission:
-        return runs, {"skipped": "--skip-admission"}
+        return runs, {"skipped": "--skip-admission"}, warnings
     capacity, source = _admission_capacity(args)
     if capacity is None:
-        harness.warnings.append(f"admission scenario not run: {source}")
-        return runs, {"error": source}
+        warnings.append(f"admission scenario not run: {source}")
+        return runs, {"error": source}, warnings
     needed = math.ceil((args.ramp_s + ADMISSION_OVERLAP_S) * 1000 / args.interval_ms)
     tokens = max(args.tokens, needed)
     _progress(f"admission: MAX_STREAMS_PER_WORKER={capacity}, {2 * capacity} streams ...")
-    admission = await measure(harness, "app", 2 * capacity, tokens, capacity, admission=True)
+    admission = await _measure_undisturbed(
+        harness, "app", 2 * capacity, tokens, capacity, admission=True
+    )
     admission.update({"capacity_source": source, "max_streams_per_worker": capacity})
-    _progress(_summary(admission))
-    return runs, admission
+    warnings += admission["warnings"]
+    return runs, admission, warnings
 
 
 async def _main(args: argparse.Namespace, harness_box: list[Harness]) -> dict:
@@ -145,12 +170,10 @@ async def _main(args: argparse.Namespace, harness_box: list[Harness]) -> dict:
     log_dir = Path(tempfile.mkdtemp(prefix="streamchat-bench-"))
     harness = Harness(upstream, relay_core, log_dir, args.interval_ms, args.ramp_s)
     harness_box.append(harness)
-    if core_warning:
-        harness.warnings.append(core_warning)
     meta = describe(ROOT)
     started = time.monotonic()
     try:
-        runs, admission = await _run_all(args, harness)
+        runs, admission, warnings = await _run_all(args, harness)
     finally:
         harness.kill_all()
         await upstream.close()
@@ -173,7 +196,7 @@ async def _main(args: argparse.Namespace, harness_box: list[Harness]) -> dict:
         },
         "runs": runs,
         "admission": admission,
-        "warnings": harness.warnings,
+        "warnings": ([core_warning] if core_warning else []) + warnings,
     }
 
 

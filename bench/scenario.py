@@ -34,7 +34,6 @@ class Harness:
     interval_ms: int
     ramp_s: float
     running: set[RelayServer] = field(default_factory=set)
-    warnings: list[str] = field(default_factory=list)
 
     def kill_all(self) -> None:
         """Last-resort cleanup: SIGKILL every server still running."""
@@ -50,8 +49,11 @@ def _harness_cpu_s() -> float:
 
 async def _measured_streams(
     harness: Harness, server: RelayServer, n: int, tokens: int, max_streams: int
-) -> tuple[list[StreamResult], dict]:
-    """Run ``n`` streams of ``tokens`` against a ready server, sampling its process tree."""
+) -> tuple[list[StreamResult], dict, list[str]]:
+    """Run ``n`` streams of ``tokens`` against a ready server, sampling its process tree.
+
+    Returns the streams' results, the run's measures and warnings about the run.
+    """
     upstream = harness.upstream
     upstream.tokens = WARMUP_TOKENS
     # Within the admission limit, so the warm-up itself is never turned away.
@@ -99,24 +101,30 @@ async def _measured_streams(
         "pids": pids,
         **figures,
     }
+    warnings = []
     if sorted(pids_after) != sorted(pids):
-        harness.warnings.append(
+        warnings.append(
             f"{server.variant} N={n}: process tree changed during the run "
             f"({sorted(pids)} → {sorted(pids_after)}); a worker may have died"
         )
     if warm_ok < len(warm):
-        harness.warnings.append(f"{server.variant} N={n}: {len(warm) - warm_ok} warm-up failed")
-    if foreign_pct > FOREIGN_CPU_WARN_PCT:
-        harness.warnings.append(
+        warnings.append(f"{server.variant} N={n}: {len(warm) - warm_ok} warm-up failed")
+    if disturbed(measures):
+        warnings.append(
             f"{server.variant} N={n}: other processes used {foreign_pct:.0f} % of the relay's "
             "core during the run: its figures are disturbed"
         )
     if measures["harness_overloaded"]:
-        harness.warnings.append(
+        warnings.append(
             f"{server.variant} N={n}: harness CPU {harness_pct:.0f} % > "
             f"{HARNESS_CPU_WARN_PCT:.0f} %: its delays and TTFB are suspect"
         )
-    return results, measures
+    return results, measures, warnings
+
+
+def disturbed(run: dict) -> bool:
+    """Whether other processes took enough of the relay's core to skew the run's figures."""
+    return run.get("relay_core_foreign_cpu_pct", 0.0) > FOREIGN_CPU_WARN_PCT
 
 
 async def measure(
@@ -126,6 +134,7 @@ async def measure(
 
     With ``admission`` the figures are the admission scenario's (admitted, rejected...).
     A run that cannot be done (the server does not start) returns an ``error`` instead.
+    Anything that makes the figures doubtful is listed in the run's ``warnings``.
     """
     port = free_port()
     launch = launch_for(variant, port, harness.upstream.port, max_streams)
@@ -139,7 +148,9 @@ async def measure(
     try:
         server.start()
         await server.wait_ready()
-        results, measures = await _measured_streams(harness, server, n, tokens, max_streams)
+        results, measures, run["warnings"] = await _measured_streams(
+            harness, server, n, tokens, max_streams
+        )
         if admission:
             run.update(admission_figures(results, tokens))
             keep = (
@@ -155,7 +166,7 @@ async def measure(
     except Exception as error:  # reported in the results; the other runs go on
         run["error"] = f"{type(error).__name__}: {error}"
         run["log_tail"] = server.log_tail()
-        harness.warnings.append(f"{variant} N={n}: run failed: {run['error']}")
+        run["warnings"] = [f"{variant} N={n}: run failed: {run['error']}"]
     finally:
         await server.stop()
         harness.running.discard(server)
