@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import hashlib
 import os
 import platform
 import resource
@@ -10,6 +11,8 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
+# What the app variant runs: its fingerprint says which code a run measured.
+APP_SOURCES = ("app.py", "wsgi.py", "gunicorn.conf.py", "streamchat")
 PACKAGES = ("flask", "gunicorn", "gevent", "greenlet", "openai", "httpx2", "pydantic", "uvloop")
 
 
@@ -40,14 +43,37 @@ def _version(package: str) -> str | None:
         return None
 
 
+def app_source_fingerprint(root: Path) -> str:
+    """A short hash of the app's Python sources as they are on disk right now.
+
+    The benchmark runs the working tree, which may differ from the commit (and may be
+    edited while the benchmark runs): each app run records this to say what it measured.
+    """
+    digest = hashlib.sha256()
+    for name in APP_SOURCES:
+        path = root / name
+        files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
+        for file in files:
+            digest.update(str(file.relative_to(root)).encode() + b"\0")
+            try:
+                digest.update(file.read_bytes())
+            except OSError:
+                digest.update(b"<unreadable>")
+    return digest.hexdigest()[:12]
+
+
 def describe(root: Path) -> dict:
     """Date (UTC), git commit, CPU, core count and versions, for bench.json."""
     status = _git(root, "status", "--porcelain", "--untracked-files=no")
+    app_changes = _git(root, "status", "--porcelain", "--", *APP_SOURCES)
     return {
         "date_utc": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "git_commit": _git(root, "rev-parse", "HEAD"),
         # Uncommitted changes to tracked files mean the commit alone does not say what ran.
         "git_dirty": bool(status) if status is not None else None,
+        # The app's files that differ from the commit (modified or new), if any.
+        "app_uncommitted": [line.strip() for line in (app_changes or "").splitlines()],
+        "app_source_at_start": app_source_fingerprint(root),
         "cpu_model": _cpu_model(),
         "nproc": os.cpu_count(),
         "kernel": platform.release(),

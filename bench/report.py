@@ -108,12 +108,15 @@ def markdown(results: dict) -> str:
     """The whole of bench.md."""
     meta, params = results["meta"], results["params"]
     commit = (meta.get("git_commit") or "unknown")[:12] + (" (dirty)" if meta["git_dirty"] else "")
+    source = f"app source {meta['app_source_at_start']}"
+    if meta["app_uncommitted"]:
+        source += f" ({len(meta['app_uncommitted'])} app files uncommitted)"
     versions = ", ".join(f"{k} {v}" for k, v in meta["versions"].items() if v)
     out = [
         "# streamchat relay benchmark",
         "",
-        f"{meta['date_utc']} · commit {commit} · {meta['cpu_model']} · {meta['nproc']} cores · "
-        f"Python {meta['python']} · {versions}",
+        f"{meta['date_utc']} · commit {commit} · {source} · {meta['cpu_model']} · "
+        f"{meta['nproc']} cores · Python {meta['python']} · {versions}",
         "",
         f"Each stream: {params['tokens']} token chunks, one every {params['interval_ms']} ms "
         f"({1000 / params['interval_ms']:.0f} tokens/s), streams started over "

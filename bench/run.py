@@ -159,6 +159,16 @@ async def _run_all(
     return runs, admission, warnings
 
 
+def _source_warning(runs: list[dict], admission: dict) -> list[str]:
+    sources = {run["app_source"] for run in [*runs, admission] if "app_source" in run}
+    if len(sources) <= 1:
+        return []
+    return [
+        "the app's source files changed while the benchmark ran: its runs measured "
+        f"different code (app_source: {', '.join(sorted(sources))})"
+    ]
+
+
 async def _main(args: argparse.Namespace, harness_box: list[Harness]) -> dict:
     # SIGTERM ends the run like Ctrl-C: cancelled, servers stopped in the finally blocks.
     task = asyncio.current_task()
@@ -196,7 +206,9 @@ async def _main(args: argparse.Namespace, harness_box: list[Harness]) -> dict:
         },
         "runs": runs,
         "admission": admission,
-        "warnings": ([core_warning] if core_warning else []) + warnings,
+        "warnings": ([core_warning] if core_warning else [])
+        + warnings
+        + _source_warning(runs, admission),
     }
 
 

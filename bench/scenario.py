@@ -8,9 +8,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .environment import app_source_fingerprint
 from .loadgen import StreamResult, run_streams
 from .procstat import RssSampler, core_busy_us, cpu_ns, cpu_ticks_us, process_tree, rss_kb
-from .servers import RelayServer, free_port, launch_for
+from .servers import ROOT, RelayServer, free_port, launch_for
 from .stats import admission_figures, stream_figures
 from .upstream import FakeUpstream
 
@@ -143,6 +144,7 @@ async def measure(
     run: dict = {"variant": variant, "n": n, "tokens": tokens, "interval_ms": harness.interval_ms}
     if variant == "app":
         run["max_streams_per_worker"] = max_streams
+        run["app_source"] = app_source_fingerprint(ROOT)
     started = time.monotonic()
     harness.running.add(server)
     try:
