@@ -4,9 +4,9 @@ Going through ``Response.iter_bytes()`` costs each chunk a trip through httpx2's
 decoders and stream wrappers, httpcore2's read loop (exception mapping, a timeout set
 per read) and a hand-over from a reader greenlet to the relay. For a token stream that
 is most of the relay's CPU. Here the relay's own greenlet reads the connection's socket
-and feeds the bytes to the connection's own h11 parser, so HTTP/1.1 framing (chunked,
-content-length, close-delimited) is still h11's job and the connection ends in the state
-httpcore2 expects: a body read to its end leaves the connection reusable by the pool.
+and undoes the body framing with streamchat.body_framing. When a chunked body has been
+read to its clean end, the connection's h11 parser is told so (as an empty chunked
+body), which leaves the connection in the state httpcore2 expects: reusable by the pool.
 
 This is the one place that knows httpx2's and httpcore2's private structure. It checks
 every step and, when something differs (a library upgrade, HTTP/2, a proxy tunnel, an
@@ -21,6 +21,8 @@ import time
 from collections.abc import Iterator
 
 import h11
+
+from .body_framing import Chunked, framing_for
 
 try:  # private modules: their absence only means the fallback path
     from httpcore2._backends.sync import SyncStream
@@ -83,23 +85,66 @@ def direct_body(
 
     It yields body bytes as they arrive and ``None`` after each ``heartbeat_seconds``
     without any. After ``read_timeout_seconds`` of silence it raises
-    UpstreamReadTimeout; a broken connection raises OSError or h11.RemoteProtocolError.
-    Closing ``http_response`` from elsewhere (another greenlet) makes the read in
+    UpstreamReadTimeout; a broken connection or body raises OSError (BrokenFraming is
+    one). Closing ``http_response`` from elsewhere (another greenlet) makes the read in
     progress fail, which is how a stream is stopped.
     """
     found = _parser_and_socket(http_response)
     if found is None:
         return None
     parser, sock = found
-    return _read(parser, sock, heartbeat_seconds, read_timeout_seconds)
+    framing = framing_for(http_response.headers)
+    # Body bytes that came with the headers sit unparsed in h11's buffer.
+    early = parser.trailing_data[0]
+    read = _read_under_gevent if _is_gevent_socket(sock) else _read_with_socket_timeout
+    return _body(parser, framing, early, read(sock, heartbeat_seconds, read_timeout_seconds))
 
 
-def _read(
-    parser: h11.Connection, sock: socket.socket, beat: float, limit: float
-) -> Iterator[bytes | None]:
-    if _is_gevent_socket(sock):
-        return _read_under_gevent(parser, sock, beat, limit)
-    return _read_with_socket_timeout(parser, sock, beat, limit)
+def _body(parser: h11.Connection, framing, early: bytes, reads) -> Iterator[bytes | None]:
+    feed = framing.feed
+    done_early = False
+    if early:
+        body = feed(early)
+        if body:
+            yield body
+        done_early = framing.done
+    # Whether h11 can be brought up to date at the end (see _hand_back).
+    reusable = type(framing) is Chunked and (done_early or framing.between_chunks)
+    if not framing.done:
+        for data in reads:
+            if data is None:
+                yield None
+                continue
+            if not data:
+                framing.end_of_input()
+                return
+            body = feed(data)
+            if body:
+                yield body
+            if framing.done:
+                break
+    reads.close()
+    if reusable and not framing.extra:
+        _hand_back(parser, feed_end=not done_early)
+
+
+def _hand_back(parser: h11.Connection, feed_end: bool) -> None:
+    """Bring h11 to the end of the message, so the pool may reuse the connection.
+
+    h11 still holds, unparsed, the body bytes that came with the headers; they end at a
+    chunk boundary (the caller checked). Parsing them and then an empty last chunk moves
+    its state on exactly as parsing the whole body would have. If the whole body came
+    with the headers, h11 has it all already and only parses it.
+    """
+    try:
+        if feed_end:
+            parser.receive_data(b"0\r\n\r\n")
+        for _ in range(1000):
+            event = parser.next_event()
+            if type(event) is not h11.Data:
+                break
+    except h11.RemoteProtocolError:
+        pass  # then httpcore2 closes the connection instead: correct, only slower
 
 
 def _is_gevent_socket(sock: socket.socket) -> bool:
@@ -107,39 +152,31 @@ def _is_gevent_socket(sock: socket.socket) -> bool:
 
 
 def _read_with_socket_timeout(
-    parser: h11.Connection, sock: socket.socket, beat: float, limit: float
+    sock: socket.socket, beat: float, limit: float
 ) -> Iterator[bytes | None]:
-    """Threads (``flask run``): a socket timeout is what makes heartbeats."""
-    data_event, end_event, need_data = h11.Data, h11.EndOfMessage, h11.NEED_DATA
-    receive, next_event, recv = parser.receive_data, parser.next_event, sock.recv
+    """Threads (``flask run``): a socket timeout is what makes heartbeats. Yields what
+    each read returned (b"" at the end) or None for a heartbeat."""
+    recv = sock.recv
     silent = 0.0
     wait = min(beat, limit)
     sock.settimeout(wait)
     while True:
-        event = next_event()
-        if event is need_data:
-            try:
-                data = recv(READ_SIZE)
-            except TimeoutError:
-                silent += wait
-                if silent >= limit - 1e-9:  # (float sums: 0.1 * 3 < 0.3)
-                    raise UpstreamReadTimeout("the upstream sent nothing in time") from None
-                wait = min(beat, limit - silent)
-                sock.settimeout(wait)
-                yield None
-                continue
-            if silent:
-                silent = 0.0
-                wait = min(beat, limit)
-                sock.settimeout(wait)
-            # b"" is the peer closing: h11 then ends a close-delimited body or raises
-            # RemoteProtocolError for a body cut short.
-            receive(data)
-        elif type(event) is data_event:
-            yield bytes(event.data)
-        elif type(event) is end_event:
-            return
-        else:  # ConnectionClosed or PAUSED: nothing more to read for this response
+        try:
+            data = recv(READ_SIZE)
+        except TimeoutError:
+            silent += wait
+            if silent >= limit - 1e-9:  # (float sums: 0.1 * 3 < 0.3)
+                raise UpstreamReadTimeout("the upstream sent nothing in time") from None
+            wait = min(beat, limit - silent)
+            sock.settimeout(wait)
+            yield None
+            continue
+        if silent:
+            silent = 0.0
+            wait = min(beat, limit)
+            sock.settimeout(wait)
+        yield data
+        if not data:
             return
 
 
@@ -200,36 +237,28 @@ class _SilenceWatch:
             self._timer = None
 
 
-def _read_under_gevent(
-    parser: h11.Connection, sock: socket.socket, beat: float, limit: float
-) -> Iterator[bytes | None]:
-    data_event, end_event, need_data = h11.Data, h11.EndOfMessage, h11.NEED_DATA
-    receive, next_event, recv = parser.receive_data, parser.next_event, sock.recv
-    clock = time.monotonic
+def _read_under_gevent(sock: socket.socket, beat: float, limit: float) -> Iterator[bytes | None]:
+    """gevent: reads without a timeout, heartbeats from a _SilenceWatch. Yields what each
+    read returned (b"" at the end) or None for a heartbeat."""
+    recv, clock = sock.recv, time.monotonic
     sock.settimeout(None)
     watch = _SilenceWatch(beat, limit)
     try:
         while True:
-            event = next_event()
-            if event is need_data:
-                watch.in_recv = True
-                try:
-                    data = recv(READ_SIZE)
-                except _HeartbeatDue:
-                    watch.in_recv = False
-                    yield None
-                    continue
-                except UpstreamReadTimeout:
-                    raise UpstreamReadTimeout("the upstream sent nothing in time") from None
-                finally:
-                    watch.in_recv = False
-                watch.last_data = clock()
-                receive(data)
-            elif type(event) is data_event:
-                yield bytes(event.data)
-            elif type(event) is end_event:
-                return
-            else:
+            watch.in_recv = True
+            try:
+                data = recv(READ_SIZE)
+            except _HeartbeatDue:
+                watch.in_recv = False
+                yield None
+                continue
+            except UpstreamReadTimeout:
+                raise UpstreamReadTimeout("the upstream sent nothing in time") from None
+            finally:
+                watch.in_recv = False
+            watch.last_data = clock()
+            yield data
+            if not data:
                 return
     finally:
         watch.close()

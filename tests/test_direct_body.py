@@ -206,18 +206,31 @@ def test_silence_gives_heartbeats_then_a_read_timeout():
     assert 0.6 <= elapsed <= 2.0
 
 
-def test_a_body_read_to_its_end_leaves_the_connection_reusable():
-    events = sse_body([payload(0, finish=True)])
-    reply = [HEADERS_CHUNKED + chunk(events) + b"0\r\n\r\n"]
-    server = RawServer([reply, reply])
+EVENTS = sse_body([payload(0), payload(1, finish=True)])
+WHOLE = chunk(EVENTS[:40]) + chunk(EVENTS[40:]) + b"0\r\n\r\n"
+
+
+@pytest.mark.parametrize(
+    ("writes", "connections"),
+    [
+        ([HEADERS_CHUNKED + WHOLE], 1),  # the whole body came with the headers
+        ([HEADERS_CHUNKED, 0.05, WHOLE], 1),  # the body came after them
+        ([HEADERS_CHUNKED + WHOLE[:20], 0.05, WHOLE[20:]], 2),  # early bytes end mid-chunk
+    ],
+    ids=["with-headers", "after-headers", "split-mid-chunk"],
+)
+def test_a_body_read_to_its_end_leaves_the_connection_reusable(writes, connections):
+    server = RawServer(*([[writes, writes]] if connections == 1 else [[writes], [writes]]))
     client = client_for(server)
     for _ in range(2):
         stream = open_stream(client)
-        assert b"".join(read_all(stream)) == events
+        assert b"".join(read_all(stream)) == EVENTS
         assert stream.direct is True
         stream.close()
     assert server.requests == 2
-    assert server.connections == 1  # the pool reused it: h11 saw the whole message
+    # 1: the pool reused the connection, so h11 was brought to the message's end.
+    # 2: h11 could not be (it would have to resume mid-chunk): closed, not misused.
+    assert server.connections == connections
 
 
 def test_closing_mid_body_closes_the_connection():
