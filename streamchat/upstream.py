@@ -36,12 +36,12 @@ def build_client(settings: Settings, http_client: httpx2.Client | None = None) -
     elif http_client is None:
         # Each open stream holds one pooled connection. The SDK's default pool (1,000)
         # would turn streams past it into a silent wait for a connection, so the pool
-        # follows MAX_STREAMS_PER_WORKER, with room for readiness checks.
+        # follows MAX_STREAMS_PER_WORKER, with room for readiness checks. Keeping as many
+        # idle connections alive spares a busy worker a TLS handshake per new stream
+        # (idle ones still close after httpx2's 5 s keep-alive expiry).
+        connections = settings.max_streams_per_worker + 16
         http_client = openai.DefaultHttpxClient(
-            limits=httpx2.Limits(
-                max_connections=settings.max_streams_per_worker + 16,
-                max_keepalive_connections=100,
-            )
+            limits=httpx2.Limits(max_connections=connections, max_keepalive_connections=connections)
         )
     return openai.OpenAI(
         api_key=settings.openai_api_key or _DEMO_API_KEY,

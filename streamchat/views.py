@@ -129,7 +129,11 @@ def _stream(open_stream, protocol):
             finish()
 
     response = Response(
-        stream_with_context(body()), mimetype="application/x-ndjson", headers=STREAM_HEADERS
+        stream_with_context(body()),
+        mimetype="application/x-ndjson",
+        headers=STREAM_HEADERS,
+        # The body yields bytes only: no per-chunk re-encoding layer (iter_encoded).
+        direct_passthrough=True,
     )
     response.logs_when_done = True
     # A generator closed before its first step skips its finally; this covers that case.
