@@ -32,6 +32,13 @@ class Chunked:
 
     def feed(self, data: bytes) -> bytes:
         """Body bytes in ``data`` (may be empty). Raises BrokenFraming."""
+        if not (self._pending or self._left or self._crlf or self._trailer or self.done):
+            # The common case, exactly one whole chunk per read: one slice.
+            end = data.find(b"\r\n")
+            if end > 0 and _HEX.fullmatch(data, 0, end):
+                size = int(data[:end], 16)
+                if size and len(data) == end + size + 4 and data[-2:] == b"\r\n":
+                    return data[end + 2 : -2]
         buf = self._pending + data if self._pending else data
         self._pending = b""
         size = len(buf)

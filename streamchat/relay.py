@@ -189,6 +189,22 @@ def relay(
             if chunk is None:
                 yield HEARTBEAT_LINE
                 continue
+            if (
+                not pending
+                and not data_lines
+                and chunk[:6] == b"data: "
+                and chunk[-3:] != b"\r\n\n"
+                and chunk[-2:] == b"\n\n"
+                and chunk.count(b"\n") == 2
+                and chunk != b"data: [DONE]\n\n"
+            ):
+                # The common case, one whole event per read: no split, no copies. The
+                # line to send is the read minus "data: " and one of its newlines.
+                payload = chunk[6:-2]
+                line = protocol.check(payload, event_name)
+                yield chunk[6:-1] if line is payload else line + b"\n"
+                event_name = None
+                continue
             pending += chunk
             if b"\n" not in chunk:
                 continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import httpx2
 import pytest
@@ -161,3 +162,26 @@ def test_closing_the_relay_closes_its_source():
     next(relay)
     relay.close()
     assert closed == [True]
+
+
+@pytest.mark.parametrize(
+    "events",
+    [
+        [b'data: {"id":"a","choices":[]}\n\n', b'data: {"id":"a","choices":[]}\n\n'],
+        [b'data: {"id":"a","choices":[]}\r\n\r\n'],  # CRLF framing: the general path
+        [b'data: {"id":"a","choices":[]}\r\n\n'],
+        [b"event: error\n", b'data: {"id":"a"}\n\n'],  # the event name still counts
+        [b'data: {"error":{"message":"key sk-..."}}\n\n'],  # replaced, never passed on
+        [b"data: not json\n\n"],
+        [b'data: {"id":"a","choices":[{"finish_reason":"stop"}]}\n\n', b"data: [DONE]\n\n"],
+        [b"data: [DONE]\n\n"],
+    ],
+)
+def test_one_event_per_read_gives_what_the_general_path_gives(events):
+    # The relay has a fast path for a read that is exactly one event; the same bytes
+    # delivered one at a time always take the general path.
+    whole = b"".join(relay_chat(iter(events)))
+    byte_by_byte = b"".join(relay_chat(iter([b[i : i + 1] for b in events for i in range(len(b))])))
+    random_id = re.compile(rb"chatcmpl-streamchat-[0-9a-f]{32}")  # error lines' own ids
+    assert random_id.sub(b"ID", whole) == random_id.sub(b"ID", byte_by_byte)
+    assert b"sk-" not in whole
