@@ -14,9 +14,11 @@ DEFAULT_MODEL = "gpt-5.4-mini"
 DEFAULT_SYSTEM_PROMPT = (
     "You are a helpful assistant. Answer clearly and concisely; use Markdown where it helps."
 )
-# Open streams one worker accepts before answering 503. Sized from bench/ (README):
-# one core relays this many 50 tokens/s streams with relay delay p99 well under 10 ms.
-DEFAULT_MAX_STREAMS_PER_WORKER = 500
+# Open streams one worker accepts before answering 503. Sized with ./scripts/bench
+# (README, Performance): at twice this many requests arriving within a second, one core
+# answers the excess 503 within a few milliseconds while the admitted streams (50
+# tokens/s each) keep a relay delay p99 under 10 ms. At 200 that p99 reached ~20 ms.
+DEFAULT_MAX_STREAMS_PER_WORKER = 150
 
 
 class SettingsError(ValueError, ClickException):
