@@ -8,6 +8,7 @@ import os
 import platform
 import resource
 import subprocess
+import sys
 from importlib import metadata
 from pathlib import Path
 
@@ -82,3 +83,25 @@ def describe(root: Path) -> dict:
         "open_files_limit": resource.getrlimit(resource.RLIMIT_NOFILE)[0],
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
     }
+
+
+def core_speed_ms(core: int, iterations: int = 2_000_000) -> float:
+    """Milliseconds a fixed pure-Python loop takes on ``core``: a yardstick for how fast
+    that core is right now (virtual machines' cores slow down when the host is busy)."""
+    code = (
+        "import time\nt = time.perf_counter()\n"
+        f"for _ in range({iterations}): pass\n"
+        "print(time.perf_counter() - t)"
+    )
+    try:
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+            preexec_fn=lambda: os.sched_setaffinity(0, {core}),
+        )
+    except (OSError, subprocess.SubprocessError):
+        return float("nan")
+    return round(float(out.stdout) * 1000, 1)

@@ -39,8 +39,9 @@ def runs_table(runs: list[dict]) -> list[str]:
     lines = [
         "| variant | N | CPU µs/chunk | CPU vs naive | CPU vs floor | RSS KB/stream "
         "| TTFB p50 / p99 ms | relay delay p50 / p99 / max ms | streams ok / failed "
-        "| chunks delivered / expected | harness CPU % | others on relay core % | wall s |",
-        "| --- " + "| ---: " * 12 + "|",
+        "| chunks delivered / expected | harness CPU % | others on relay core % "
+        "| relay core loop ms | wall s |",
+        "| --- " + "| ---: " * 13 + "|",
     ]
     for run in runs:
         if "error" in run:
@@ -66,6 +67,7 @@ def runs_table(runs: list[dict]) -> list[str]:
             f"{run['chunks']['delivered']:,} / {run['chunks']['expected']:,}",
             harness,
             _num(run.get("relay_core_foreign_cpu_pct")),
+            _num(run.get("relay_core_loop_ms")),
             _num(run["wall_s"]),
         ]
         lines.append("| " + " | ".join(cells) + " |")

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .environment import describe
+from .environment import core_speed_ms, describe
 from .report import markdown
 from .scenario import WARMUP_TOKENS, Harness, disturbed, measure
 from .servers import ROOT, VARIANTS
@@ -136,12 +136,22 @@ async def _run_all(
     args: argparse.Namespace, harness: Harness
 ) -> tuple[list[dict], dict, list[str]]:
     runs, warnings = [], []
-    for variant in args.variants:
-        for n in args.n:
+    # Variants alternate within each N, so the runs a ratio compares are minutes apart
+    # at most: a shared (virtual) machine's speed drifts over a run of the whole sweep.
+    for n in args.n:
+        for variant in args.variants:
             _progress(f"{variant} N={n} ...")
             run = await _measure_undisturbed(harness, variant, n, args.tokens, SWEEP_MAX_STREAMS)
+            run["relay_core_loop_ms"] = core_speed_ms(harness.relay_core)
             warnings += run["warnings"]
             runs.append(run)
+    runs.sort(key=lambda run: (args.variants.index(run["variant"]), run["n"]))
+    speeds = [run["relay_core_loop_ms"] for run in runs]
+    if max(speeds) > 1.25 * min(speeds):
+        warnings.append(
+            "the relay core's speed drifted during the sweep (a fixed Python loop took "
+            f"{min(speeds):.0f} to {max(speeds):.0f} ms): compare rows of the same N only"
+        )
     if args.skip_admission:
         return runs, {"skipped": "--skip-admission"}, warnings
     capacity, source = _admission_capacity(args)
