@@ -10,6 +10,7 @@ import openai
 from .demo import DEMO_BASE_URL, DemoTransport
 from .direct_body import direct_body
 from .errors import bad_upstream_reply, from_upstream_exception
+from .pools import upstream_http_client
 from .pump import with_heartbeats
 from .relay import UpstreamEventError
 from .settings import Settings
@@ -35,14 +36,9 @@ def build_client(settings: Settings, http_client: httpx2.Client | None = None) -
         http_client = httpx2.Client(transport=DemoTransport(settings.demo_tokens_per_second))
     elif http_client is None:
         # Each open stream holds one pooled connection. The SDK's default pool (1,000)
-        # would turn streams past it into a silent wait for a connection, so the pool
-        # follows MAX_STREAMS_PER_WORKER, with room for readiness checks. Keeping as many
-        # idle connections alive spares a busy worker a TLS handshake per new stream
-        # (idle ones still close after httpx2's 5 s keep-alive expiry).
-        connections = settings.max_streams_per_worker + 16
-        http_client = openai.DefaultHttpxClient(
-            limits=httpx2.Limits(max_connections=connections, max_keepalive_connections=connections)
-        )
+        # would turn streams past it into a silent wait for a connection, so the pools
+        # follow MAX_STREAMS_PER_WORKER.
+        http_client = upstream_http_client(settings.max_streams_per_worker)
     return openai.OpenAI(
         api_key=settings.openai_api_key or _DEMO_API_KEY,
         base_url=settings.openai_base_url if not settings.demo else DEMO_BASE_URL,

@@ -1,0 +1,61 @@
+"""streamchat.pools: the upstream client's connection pools."""
+
+from __future__ import annotations
+
+import httpx2
+import openai
+
+from streamchat import direct_body
+from streamchat.pools import SPARE_CONNECTIONS, RoundRobinTransport, upstream_http_client
+from streamchat.upstream import _open
+from tests.conftest import TEST_API_KEY, sse_body
+from tests.test_direct_body import HEADERS_CHUNKED, RawServer, chunk, payload
+
+BODY = {"model": "m", "messages": [], "stream": True}
+
+
+def pools_of(client: httpx2.Client) -> list[httpx2.HTTPTransport]:
+    transport = client._transport
+    assert isinstance(transport, RoundRobinTransport)
+    return transport.transports
+
+
+def test_pools_hold_a_connection_for_every_stream_place():
+    for max_streams in (1, 150, 500, 10_000):
+        pools = pools_of(upstream_http_client(max_streams))
+        limits = [pool._pool._max_connections for pool in pools]
+        kept = [pool._pool._max_keepalive_connections for pool in pools]
+        assert sum(limits) >= max_streams + SPARE_CONNECTIONS
+        assert kept == limits  # idle connections are kept for every place too
+        assert len(pools) <= 16 and max(limits) - min(limits) <= 1
+
+
+def test_requests_take_the_pools_in_turn_and_close_closes_them_all():
+    seen = []
+
+    def make(name):
+        return httpx2.MockTransport(lambda request: seen.append(name) or httpx2.Response(204))
+
+    transport = RoundRobinTransport([make("a"), make("b"), make("c")])
+    with httpx2.Client(transport=transport) as client:
+        for _ in range(6):
+            client.get("http://127.0.0.1:9/")
+    assert seen == ["a", "b", "c", "a", "b", "c"]
+
+
+def test_as_many_streams_as_places_open_at_once_and_are_read_directly():
+    places = 40  # two pools
+    step = [HEADERS_CHUNKED + chunk(sse_body([payload(0)], done=False)), 10.0]
+    server = RawServer(*[[step] for _ in range(places)])
+    http = upstream_http_client(places)
+    client = openai.OpenAI(
+        api_key=TEST_API_KEY, base_url=server.base_url, max_retries=0, http_client=http
+    )
+    streams = [_open(client, "/chat/completions", BODY) for _ in range(places)]
+    try:
+        assert server.connections == places
+        assert all(direct_body._parser_and_socket(s._response) for s in streams)
+    finally:
+        for stream in streams:
+            stream.close()
+        http.close()
