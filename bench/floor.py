@@ -16,7 +16,15 @@ import asyncio
 import contextlib
 import json
 
-from .http1 import LAST_CHUNK, ChunkedDecoder, ProtocolError, frame_chunk, split_head, status_code
+from .http1 import (
+    LAST_CHUNK,
+    ChunkedDecoder,
+    ProtocolError,
+    frame_chunk,
+    split_head,
+    status_code,
+    take_request,
+)
 
 _RESPONSE_HEAD = (
     b"HTTP/1.1 200 OK\r\n"
@@ -135,24 +143,20 @@ class _ClientLeg(asyncio.Protocol):
         if self.busy:
             return
         try:
-            parsed = split_head(self.buffer)
+            parsed = take_request(self.buffer)
         except ProtocolError:
             self.transport.close()
             return
         if parsed is None:
             return
-        start_line, headers, rest = parsed
-        length = int(headers.get("content-length") or 0)
-        if len(rest) < length:
-            return
-        self.buffer = rest[length:]
+        start_line, request_body, self.buffer = parsed
         method, _, target = start_line.partition(" ")
         if method != "POST" or not target.startswith("/api/chat "):
             self.write(_NOT_FOUND)
             self.close()
             return
         self.busy = True
-        messages = json.loads(rest[:length])["messages"]
+        messages = json.loads(request_body)["messages"]
         body = json.dumps({"model": self.model, "messages": messages, "stream": True}).encode()
         request = (
             f"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:{self.upstream_port}\r\n"

@@ -36,6 +36,22 @@ def split_head(buffer: bytes) -> tuple[str, dict[str, str], bytes] | None:
     return lines[0], headers, buffer[end + len(HEAD_END) :]
 
 
+def take_request(buffer: bytes) -> tuple[str, bytes, bytes] | None:
+    """Split the first whole request (head and Content-Length body) off ``buffer``.
+
+    Returns ``(start line, body, the bytes after it)``, or None while it is still
+    arriving. Raises ProtocolError for a malformed head.
+    """
+    parsed = split_head(buffer)
+    if parsed is None:
+        return None
+    start_line, headers, rest = parsed
+    length = int(headers.get("content-length") or 0)
+    if len(rest) < length:
+        return None
+    return start_line, rest[:length], rest[length:]
+
+
 def status_code(status_line: str) -> int:
     """The numeric status of a response's status line (``HTTP/1.1 200 OK`` → 200)."""
     parts = status_line.split(" ", 2)

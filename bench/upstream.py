@@ -18,7 +18,7 @@ import contextlib
 import json
 import time
 
-from .http1 import LAST_CHUNK, ProtocolError, frame_chunk, split_head
+from .http1 import LAST_CHUNK, ProtocolError, frame_chunk, take_request
 
 TICK_NS = 1_000_000
 
@@ -105,17 +105,13 @@ class _Connection(asyncio.Protocol):
         self.buffer += data
         while self.transport is not None and self.stream is None:
             try:
-                parsed = split_head(self.buffer)
+                parsed = take_request(self.buffer)
             except ProtocolError:
                 self.transport.close()
                 return
             if parsed is None:
-                return
-            start_line, headers, rest = parsed
-            length = int(headers.get("content-length") or 0)
-            if len(rest) < length:
-                return  # the body is still arriving
-            self.buffer = rest[length:]
+                return  # the request is still arriving
+            start_line, _, self.buffer = parsed
             self._answer(start_line)
 
     def _answer(self, start_line: str) -> None:
