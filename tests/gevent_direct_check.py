@@ -9,11 +9,15 @@ from gevent import monkey
 monkey.patch_all()
 
 import json  # noqa: E402
+import shutil  # noqa: E402
 import sys  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import gevent  # noqa: E402
+import httpx2  # noqa: E402
+import openai  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -23,6 +27,7 @@ from tests.test_direct_body import (  # noqa: E402
     RawServer,
     chunk,
     client_for,
+    make_tls,
     open_stream,
     payload,
 )
@@ -75,6 +80,27 @@ def main() -> None:
     ended_at = time.monotonic()
     stream.end_for_shutdown()
     reader.join(timeout=15)
+
+    # TLS: gevent's SSLSocket under the same reader, heartbeats included.
+    if shutil.which("openssl") is None:
+        results["tls_direct"] = "no openssl"
+        print(json.dumps(results))
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        server_tls, client_tls = make_tls(Path(folder))
+        tls_server = RawServer(
+            [[HEADERS_CHUNKED, 0.05, chunk(events[:30]), 0.5, chunk(events[30:]), b"0\r\n\r\n"]],
+            tls=server_tls,
+        )
+        http = httpx2.Client(verify=client_tls)
+        tls_client = openai.OpenAI(
+            api_key="test-key-not-real", base_url=tls_server.base_url, http_client=http
+        )
+        stream = open_stream(tls_client)
+        pieces = list(stream.body(0.2, 5.0))
+        results["tls_direct"] = stream.direct
+        results["tls_body_ok"] = b"".join(p for p in pieces if p) == events
+        results["tls_beats"] = pieces.count(None)
     print(json.dumps(results))
 
 

@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import select
+import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import h11
 import httpx2
@@ -53,8 +57,9 @@ class RawServer:
     """Serves scripted raw bytes: each connection gets the next script, one step per
     request on it; a step is a list of writes, a float is a pause, None hangs up."""
 
-    def __init__(self, *scripts: list) -> None:
+    def __init__(self, *scripts: list, tls: ssl.SSLContext | None = None) -> None:
         self.scripts = list(scripts)
+        self.tls = tls
         self.connections = 0
         self.requests = 0
         self.peer_closed = threading.Event()
@@ -64,7 +69,7 @@ class RawServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}/v1"
 
     def _serve(self) -> None:
         while self.scripts:
@@ -97,6 +102,8 @@ class RawServer:
 
     def _answer(self, conn: socket.socket, steps: list) -> None:
         buffered = b""
+        if self.tls:
+            conn = self.tls.wrap_socket(conn, server_side=True)
         with conn:
             for step in steps:
                 buffered = self._read_request(conn, buffered)
@@ -106,6 +113,9 @@ class RawServer:
                 for write in step:
                     if write is None:
                         return
+                    if isinstance(write, float) and self.tls:
+                        time.sleep(write)
+                        continue
                     if isinstance(write, float):
                         # A pause that notices the client hanging up meanwhile.
                         readable, _, _ = select.select([conn], [], [], write)
@@ -125,6 +135,25 @@ class RawServer:
             except OSError:
                 pass
             self.peer_closed.set()
+
+
+def make_tls(folder: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A throwaway certificate for 127.0.0.1: (server context, client context trusting it).
+    openssl comes with Debian's ca-certificates, which the SDK's TLS needs anyway."""
+    if shutil.which("openssl") is None:
+        if os.environ.get("CI") == "true":
+            raise RuntimeError("openssl is needed for the TLS tests")
+        pytest.skip("openssl not installed")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(cert, key)
+    return server, ssl.create_default_context(cafile=str(cert))
 
 
 def client_for(server: RawServer, **options) -> openai.OpenAI:
@@ -297,6 +326,25 @@ def test_when_the_libraries_change_shape_the_public_path_still_serves(monkeypatc
     assert stream.direct is False
 
 
+def test_a_tls_body_is_read_directly_with_heartbeats(tmp_path):
+    server_tls, client_tls = make_tls(tmp_path)
+    events = sse_body([payload(0), payload(1, finish=True)])
+    server = RawServer(
+        [[HEADERS_CHUNKED, 0.05, chunk(events[:30]), 0.5, chunk(events[30:]), b"0\r\n\r\n"]],
+        tls=server_tls,
+    )
+    http = httpx2.Client(verify=client_tls)
+    client = openai.OpenAI(api_key=TEST_API_KEY, base_url=server.base_url, http_client=http)
+    stream = open_stream(client)
+    pieces = list(stream.body(0.2, 5.0))
+    assert stream.direct is True
+    assert isinstance(
+        stream._response.extensions["network_stream"].get_extra_info("socket"), ssl.SSLSocket
+    )
+    assert b"".join(p for p in pieces if p) == events
+    assert pieces.count(None) >= 1  # the 0.5 s pause, over TLS too
+
+
 def test_the_fast_path_is_taken_with_the_pinned_libraries():
     """If this fails after an upgrade, the app still works (fallback), only slower:
     update streamchat.direct_body for the new httpx2/httpcore2 layout."""
@@ -335,3 +383,7 @@ def test_under_gevent_heartbeats_timeouts_and_closing_from_another_greenlet():
     # next heartbeat (10 s here).
     assert results["shutdown_error"] == "ServerShuttingDown"
     assert results["shutdown_after"] < 1.0
+    if results["tls_direct"] == "no openssl" and os.environ.get("CI") != "true":
+        pytest.skip("openssl not installed: the TLS half did not run")
+    assert results["tls_direct"] is True and results["tls_body_ok"] is True
+    assert results["tls_beats"] >= 1
