@@ -200,6 +200,15 @@ def start_gunicorn(app_module: str = "wsgi:app", **settings: str) -> RunningServ
     return RunningServer(command, server_env(PORT=str(port), **settings), port)
 
 
+def start_gunicorn_against(
+    base_url: str, app_module: str = "wsgi:app", **settings: str
+) -> RunningServer:
+    """start_gunicorn with the test key, ``base_url`` as the upstream, and no retries (a
+    fault a test injects must reach the app, not be retried away)."""
+    settings = {"OPENAI_API_KEY": TEST_API_KEY, "OPENAI_MAX_RETRIES": "0", **settings}
+    return start_gunicorn(app_module, OPENAI_BASE_URL=base_url, **settings)
+
+
 def start_flask_run(**settings: str) -> RunningServer:
     """The local workflow: ``flask run`` (Werkzeug's threaded dev server)."""
     port = free_port()
@@ -217,10 +226,8 @@ def fake_upstream() -> Iterator[FakeUpstream]:
 @pytest.fixture(scope="module")
 def live_server(fake_upstream) -> Iterator[RunningServer]:
     """The real gunicorn + gevent server, one worker, talking to ``fake_upstream``."""
-    server = start_gunicorn(
-        OPENAI_API_KEY=TEST_API_KEY,
-        OPENAI_BASE_URL=fake_upstream.base_url,
-        OPENAI_MAX_RETRIES="0",
+    server = start_gunicorn_against(
+        fake_upstream.base_url,
         OPENAI_STREAM_USAGE="false",
         HEARTBEAT_SECONDS="0.5",
     )

@@ -11,7 +11,7 @@ import httpx2
 import pytest
 
 from streamchat.streams import OpenStreams
-from tests.conftest import TEST_API_KEY, start_gunicorn, wait_for
+from tests.conftest import start_gunicorn_against, wait_for
 from tests.fake_upstream import FakeUpstream, Script, reply_payloads
 
 LIMIT = 3
@@ -43,10 +43,8 @@ def upstream():
 
 @pytest.fixture(scope="module")
 def server(upstream):
-    server = start_gunicorn(
-        OPENAI_API_KEY=TEST_API_KEY,
-        OPENAI_BASE_URL=upstream.base_url,
-        OPENAI_MAX_RETRIES="0",
+    server = start_gunicorn_against(
+        upstream.base_url,
         MAX_STREAMS_PER_WORKER=str(LIMIT),
         OPENAI_MODELS="refuses",
     )

@@ -11,7 +11,7 @@ import time
 import httpx2
 import pytest
 
-from tests.conftest import TEST_API_KEY, start_gunicorn, wait_for
+from tests.conftest import TEST_API_KEY, start_gunicorn_against, wait_for
 from tests.fake_upstream import FakeUpstream, Script, chunk_payload, reply_payloads
 
 CHAT = {"messages": [{"role": "user", "content": "hello"}]}
@@ -27,11 +27,9 @@ def upstream():
 
 @pytest.fixture(scope="module")
 def server(upstream):
-    server = start_gunicorn(
+    server = start_gunicorn_against(
+        upstream.base_url,
         "tests.probe_wsgi:app",
-        OPENAI_API_KEY=TEST_API_KEY,
-        OPENAI_BASE_URL=upstream.base_url,
-        OPENAI_MAX_RETRIES="0",
         UPSTREAM_READ_TIMEOUT_SECONDS=str(READ_TIMEOUT),
         HEARTBEAT_SECONDS=str(HEARTBEAT),
     )
@@ -105,11 +103,7 @@ def test_upstream_unreachable_is_502():
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         dead_port = closed.getsockname()[1]  # bound, never listening: connections refused
-        server = start_gunicorn(
-            OPENAI_API_KEY=TEST_API_KEY,
-            OPENAI_BASE_URL=f"http://127.0.0.1:{dead_port}/v1",
-            OPENAI_MAX_RETRIES="0",
-        )
+        server = start_gunicorn_against(f"http://127.0.0.1:{dead_port}/v1")
         try:
             response, _, elapsed = post(server)
         finally:

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from tests.conftest import TEST_API_KEY, start_gunicorn, wait_for
+from tests.conftest import start_gunicorn_against, wait_for
 from tests.fake_upstream import FakeUpstream, Script, reply_payloads
 
 CLIENTS = 200
@@ -112,13 +112,11 @@ def run_clients(port: int, seconds: float, tally: Tally, seed: int) -> None:
 def test_soak_two_hundred_streams_with_faults_and_departures(report):
     with FakeUpstream() as upstream:
         upstream.scripts = SCRIPTS
-        server = start_gunicorn(
+        server = start_gunicorn_against(
+            upstream.base_url,
             "tests.probe_wsgi:app",
-            OPENAI_API_KEY=TEST_API_KEY,
-            OPENAI_BASE_URL=upstream.base_url,
             OPENAI_MODEL="ok",
             OPENAI_MODELS=",".join(SCRIPTS),
-            OPENAI_MAX_RETRIES="0",
             UPSTREAM_READ_TIMEOUT_SECONDS="2",
             HEARTBEAT_SECONDS="1",
             # 200 clients on one worker: above the default limit on purpose, since this

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Route, sync_playwright
 
-from tests.conftest import TEST_API_KEY, RunningServer, start_gunicorn
+from tests.conftest import RunningServer, start_gunicorn, start_gunicorn_against
 from tests.fake_upstream import FakeUpstream, Script, reply_payloads
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -68,10 +68,8 @@ def demo_server() -> Iterator[RunningServer]:
 @pytest.fixture(scope="module")
 def upstream_server(fake_upstream) -> Iterator[RunningServer]:
     """The real server talking to the tests' fake OpenAI-compatible upstream."""
-    server = start_gunicorn(
-        OPENAI_API_KEY=TEST_API_KEY,
-        OPENAI_BASE_URL=fake_upstream.base_url,
-        OPENAI_MAX_RETRIES="0",
+    server = start_gunicorn_against(
+        fake_upstream.base_url,
         HEARTBEAT_SECONDS="1",
         **NO_LIMITS,
     )

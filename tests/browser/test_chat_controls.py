@@ -15,7 +15,7 @@ from tests.browser.conftest import (
     open_chat_page,
     usage_payload,
 )
-from tests.conftest import TEST_API_KEY, start_gunicorn
+from tests.conftest import start_gunicorn, start_gunicorn_against
 from tests.fake_upstream import Script, chunk_payload, reply_payloads
 
 
@@ -216,10 +216,8 @@ def test_dark_mode_follows_the_system_setting(browser, backend):
 @pytest.fixture(scope="module")
 def two_model_server(fake_upstream) -> Iterator:
     """The real server allowing two models."""
-    server = start_gunicorn(
-        OPENAI_API_KEY=TEST_API_KEY,
-        OPENAI_BASE_URL=fake_upstream.base_url,
-        OPENAI_MAX_RETRIES="0",
+    server = start_gunicorn_against(
+        fake_upstream.base_url,
         OPENAI_MODEL="model-a",
         OPENAI_MODELS="model-a,model-b",
         **NO_LIMITS,

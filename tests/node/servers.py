@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 
-from tests.conftest import TEST_API_KEY, start_gunicorn
+from tests.conftest import start_gunicorn, start_gunicorn_against
 from tests.fake_upstream import FakeUpstream, Script, reply_payloads, responses_payloads
 
 WORDS = ["Inter", "op", " wörks", " ✓"]
@@ -35,12 +35,10 @@ def main() -> None:
         fake.script = Script(status=404, error_body=b'{"error":{"message":"unknown model"}}')
         servers = {
             "demo": start_gunicorn(DEMO_TOKENS_PER_SECOND="100", HEARTBEAT_SECONDS="0.05"),
-            "upstream": start_gunicorn(
-                OPENAI_API_KEY=TEST_API_KEY,
-                OPENAI_BASE_URL=fake.base_url,
+            "upstream": start_gunicorn_against(
+                fake.base_url,
                 OPENAI_MODEL="fake-chat",
                 OPENAI_MODELS=",".join(fake.scripts),
-                OPENAI_MAX_RETRIES="0",
                 HEARTBEAT_SECONDS="0.2",
             ),
         }
