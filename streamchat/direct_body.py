@@ -110,20 +110,22 @@ def _body(parser: h11.Connection, framing, early: bytes, reads) -> Iterator[byte
         done_early = framing.done
     # Whether h11 can be brought up to date at the end (see _hand_back).
     reusable = type(framing) is Chunked and (done_early or framing.between_chunks)
-    if not framing.done:
-        for data in reads:
-            if data is None:
-                yield None
-                continue
-            if not data:
-                framing.end_of_input()
-                return
-            body = feed(data)
-            if body:
-                yield body
-            if framing.done:
-                break
-    reads.close()
+    try:
+        if not framing.done:
+            for data in reads:
+                if data is None:
+                    yield None
+                    continue
+                if not data:
+                    framing.end_of_input()
+                    return
+                body = feed(data)
+                if body:
+                    yield body
+                if framing.done:
+                    break
+    finally:
+        reads.close()  # now, not when collected: under gevent it holds a timer
     if reusable and not framing.extra:
         _hand_back(parser, feed_end=not done_early)
 
@@ -218,10 +220,10 @@ class _SilenceWatch:
         silent = now - self.last_data
         since_beat = now - max(self.last_data, self.last_beat)
         if silent >= self._limit - 0.001:
-            error: type[Exception] | None = UpstreamReadTimeout
+            error: Exception | None = UpstreamReadTimeout("the upstream sent nothing in time")
             self._arm(self._beat)
         elif since_beat >= self._beat - 0.001:
-            error = _HeartbeatDue
+            error = _HeartbeatDue()
             self.last_beat = now
             self._arm(min(self._beat, self._limit - silent))
         else:
@@ -249,11 +251,11 @@ def _read_under_gevent(sock: socket.socket, beat: float, limit: float) -> Iterat
             try:
                 data = recv(READ_SIZE)
             except _HeartbeatDue:
+                # Out of recv before yielding: the heartbeat's write may block too, and
+                # must not be interrupted (finally would only run after the yield).
                 watch.in_recv = False
                 yield None
                 continue
-            except UpstreamReadTimeout:
-                raise UpstreamReadTimeout("the upstream sent nothing in time") from None
             finally:
                 watch.in_recv = False
             watch.last_data = clock()
