@@ -98,3 +98,25 @@ def test_load_generator_counts_stamps_split_across_reads():
             loop.close()
         assert result.ok(40), result
         assert len(result.delays_ns) == 41
+
+
+def test_profile_groups_counts_every_sample_once():
+    from bench.profile_groups import group
+
+    lines = [
+        "run (hub.py:1);Hub.run (gevent/hub.py:647) 5\n",
+        "handle (x.py:1);Flask.__call__ (flask/app.py:1);SocketMixin.recv (s.py:2) 3\n",
+        "handle (x.py:1);relay (relay.py:9);_body (d.py:1);SocketMixin.recv (s.py:2) 2\n",
+        "handle (x.py:1);write_chunk (util.py:342) 4\n",
+        "handle (x.py:1);relay (relay.py:9) 1\n",
+        "handle (x.py:1);something_else (y.py:1) 1\n",
+    ]
+    shares, total = group(lines)
+    assert total == 16 and sum(shares.values()) == 16
+    assert shares["gevent hub: epoll, libev callbacks, greenlet switches"] == 5
+    # A recv inside Flask's request handling is per-request work, not the per-chunk read.
+    assert shares["per request: HTTP parse, Flask, SDK request and pool, connect, log line"] == 3
+    assert shares["upstream read: gevent recv"] == 2
+    assert shares["client write: chunk framing, gevent sendall, send()"] == 4
+    assert shares["relay: framing, SSE to NDJSON, checks, generator hops"] == 1
+    assert shares["other"] == 1
