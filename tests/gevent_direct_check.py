@@ -10,6 +10,7 @@ monkey.patch_all()
 
 import json  # noqa: E402
 import shutil  # noqa: E402
+import socket  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -21,6 +22,7 @@ import openai  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from streamchat.direct_body import _wait_then_recv  # noqa: E402
 from tests.conftest import sse_body  # noqa: E402
 from tests.test_direct_body import (  # noqa: E402
     HEADERS_CHUNKED,
@@ -31,6 +33,44 @@ from tests.test_direct_body import (  # noqa: E402
     open_stream,
     payload,
 )
+
+
+class _CountingSocket:
+    """Stands in for a gevent socket's inner socket and counts its recv calls."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.calls = 0
+
+    def recv(self, *args):
+        self.calls += 1
+        return self.inner.recv(*args)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def tries_per_read() -> float:
+    """Socket recv calls per message when messages come 20 ms apart: 1.0 when the
+    reader waits for readability first, 2.0 when every read first gets EAGAIN."""
+    reading, writing = socket.socketpair()
+    counting = _CountingSocket(reading._sock)
+    reading._sock = counting
+    recv = _wait_then_recv(reading)
+
+    def write() -> None:
+        for _ in range(5):
+            gevent.sleep(0.02)
+            writing.sendall(b"x" * 100)
+
+    writer = gevent.spawn(write)
+    for _ in range(5):
+        assert recv(65536) == b"x" * 100
+    writer.join()
+    reading._sock = counting.inner
+    reading.close()
+    writing.close()
+    return counting.calls / 5
 
 
 def main() -> None:
@@ -51,6 +91,8 @@ def main() -> None:
     results["direct"] = stream.direct
     results["body_ok"] = b"".join(pieces) == events and None not in pieces
     stream.close()
+
+    results["tries_per_read"] = tries_per_read()
 
     stream = open_stream(clients[1])
     started = time.monotonic()
