@@ -36,12 +36,13 @@ def _cpu_by(runs: list[dict], variant: str) -> dict[int, float]:
 def runs_table(runs: list[dict]) -> list[str]:
     """The main table: one row per variant and N."""
     naive, floor = _cpu_by(runs, "naive"), _cpu_by(runs, "floor")
+    wsgi = _cpu_by(runs, "wsgi")
     lines = [
-        "| variant | N | CPU µs/chunk | CPU vs naive | CPU vs floor | RSS KB/stream "
+        "| variant | N | CPU µs/chunk | CPU vs naive | CPU vs floor | CPU vs wsgi | RSS KB/stream "
         "| TTFB p50 / p99 ms | relay delay p50 / p99 / max ms | streams ok / failed "
         "| chunks delivered / expected | harness CPU % | others on relay core % "
         "| relay core loop ms | wall s |",
-        "| --- " + "| ---: " * 13 + "|",
+        "| --- " + "| ---: " * 14 + "|",
     ]
     for run in runs:
         if "error" in run:
@@ -60,6 +61,7 @@ def runs_table(runs: list[dict]) -> list[str]:
             _num(cpu),
             _ratio(cpu, naive.get(run["n"])) if is_app else DASH,
             _ratio(cpu, floor.get(run["n"])) if is_app else DASH,
+            _ratio(cpu, wsgi.get(run["n"])) if is_app else DASH,
             _num(run["rss_per_stream_kb"]),
             _pair(run["ttfb_ms"], ("p50", "p99")),
             _pair(run["relay_delay_ms"], ("p50", "p99", "max")),

@@ -24,7 +24,7 @@ from .loadgen import http_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
-VARIANTS = ("app", "naive", "floor")
+VARIANTS = ("app", "naive", "floor", "wsgi")
 API_KEY = "bench-placeholder-not-a-key"
 MODEL = "bench-model"
 _PR_SET_PDEATHSIG = 1
@@ -91,6 +91,17 @@ def launch_for(variant: str, port: int, upstream_port: int, max_streams: int) ->
             "--port", str(port), "--upstream-port", str(upstream_port), "--model", MODEL,
         ]  # fmt: skip
         return Launch(argv, {}, ROOT)
+    if variant == "wsgi":
+        argv = [
+            str(VENV_BIN / "gunicorn"),
+            "-k", "gevent", "-w", "1",
+            "-b", f"127.0.0.1:{port}",
+            "--worker-connections", "2000",
+            "--no-control-socket",
+            "--chdir", str(ROOT),
+            "bench.wsgi_floor:app",
+        ]  # fmt: skip
+        return Launch(argv, {"BENCH_UPSTREAM_PORT": str(upstream_port)}, ROOT / "bench")
     raise ValueError(f"unknown variant {variant!r}; choose from {', '.join(VARIANTS)}")
 
 

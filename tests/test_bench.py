@@ -35,7 +35,7 @@ def test_quick_benchmark_run(tmp_path, report):
 
     results = json.loads((out / "bench.json").read_text())
     runs = {(run["variant"], run["n"]): run for run in results["runs"]}
-    assert set(runs) == {(v, n) for v in ("app", "naive", "floor") for n in N_VALUES}
+    assert set(runs) == {(v, n) for v in ("app", "naive", "floor", "wsgi") for n in N_VALUES}
     for (variant, n), run in runs.items():
         where = f"{variant} N={n}"
         assert "error" not in run, (where, run.get("error"), run.get("log_tail"))
