@@ -120,3 +120,22 @@ def test_profile_groups_counts_every_sample_once():
     assert shares["client write: chunk framing, gevent sendall, send()"] == 4
     assert shares["relay: framing, SSE to NDJSON, checks, generator hops"] == 1
     assert shares["other"] == 1
+
+
+def test_request_cost_prices_each_layer(report):
+    finished = subprocess.run(
+        [sys.executable, "-m", "bench.request_cost"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    costs = {}
+    for line in finished.stdout.splitlines():
+        name, _, rest = line.partition(":")
+        costs[name.strip()] = float(rest.split()[0])
+    assert set(costs) == {"sdk", "httpx2", "socket"}
+    # Each layer adds work on top of the one below; the raw socket is far the cheapest.
+    assert costs["sdk"] > costs["httpx2"] > costs["socket"] > 0
+    report("request cost ms: " + ", ".join(f"{k} {v}" for k, v in costs.items()))
