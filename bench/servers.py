@@ -53,6 +53,23 @@ class Launch:
     cwd: Path
 
 
+def _gevent_gunicorn(app: str, port: int, env: dict[str, str]) -> Launch:
+    """A reference relay ``app`` (module:callable in bench/) under one gunicorn gevent worker."""
+    argv = [
+        str(VENV_BIN / "gunicorn"),
+        "-k", "gevent", "-w", "1",
+        "-b", f"127.0.0.1:{port}",
+        "--worker-connections", "2000",
+        # gunicorn 27 otherwise opens a control socket at a fixed path.
+        "--no-control-socket",
+        # Started from bench/ so gunicorn does not pick up the app's ./gunicorn.conf.py
+        # (its worker hooks import streamchat); --chdir makes bench.* importable.
+        "--chdir", str(ROOT),
+        app,
+    ]  # fmt: skip
+    return Launch(argv, env, ROOT / "bench")
+
+
 def launch_for(variant: str, port: int, upstream_port: int, max_streams: int) -> Launch:
     """The command line of ``variant`` listening on ``port``, relaying to ``upstream_port``."""
     base_url = f"http://127.0.0.1:{upstream_port}/v1"
@@ -72,19 +89,7 @@ def launch_for(variant: str, port: int, upstream_port: int, max_streams: int) ->
         return Launch(argv, env, ROOT)
     if variant == "naive":
         env = {"OPENAI_API_KEY": API_KEY, "OPENAI_BASE_URL": base_url, "OPENAI_MODEL": MODEL}
-        argv = [
-            str(VENV_BIN / "gunicorn"),
-            "-k", "gevent", "-w", "1",
-            "-b", f"127.0.0.1:{port}",
-            "--worker-connections", "2000",
-            # gunicorn 27 otherwise opens a control socket at a fixed path.
-            "--no-control-socket",
-            # Started from bench/ so gunicorn does not pick up the app's ./gunicorn.conf.py
-            # (its worker hooks import streamchat); --chdir makes bench.naive importable.
-            "--chdir", str(ROOT),
-            "bench.naive:app",
-        ]  # fmt: skip
-        return Launch(argv, env, ROOT / "bench")
+        return _gevent_gunicorn("bench.naive:app", port, env)
     if variant == "floor":
         argv = [
             sys.executable, "-m", "bench.floor",
@@ -92,16 +97,9 @@ def launch_for(variant: str, port: int, upstream_port: int, max_streams: int) ->
         ]  # fmt: skip
         return Launch(argv, {}, ROOT)
     if variant == "wsgi":
-        argv = [
-            str(VENV_BIN / "gunicorn"),
-            "-k", "gevent", "-w", "1",
-            "-b", f"127.0.0.1:{port}",
-            "--worker-connections", "2000",
-            "--no-control-socket",
-            "--chdir", str(ROOT),
-            "bench.wsgi_floor:app",
-        ]  # fmt: skip
-        return Launch(argv, {"BENCH_UPSTREAM_PORT": str(upstream_port)}, ROOT / "bench")
+        return _gevent_gunicorn(
+            "bench.wsgi_floor:app", port, {"BENCH_UPSTREAM_PORT": str(upstream_port)}
+        )
     raise ValueError(f"unknown variant {variant!r}; choose from {', '.join(VARIANTS)}")
 
 
