@@ -45,6 +45,7 @@ class StreamResult:
     error_code: str | None = None  # of a JSON error body (non-200 answers)
     failure: str | None = None  # None: the exchange finished; else why it did not
     delays_ns: list[int] = field(default_factory=list, repr=False)
+    emitted_ns: list[int] = field(default_factory=list, repr=False)  # each delay's stamp
 
     @property
     def ttfb_ns(self) -> int | None:
@@ -163,7 +164,9 @@ class _StreamClient(asyncio.Protocol):
         for match in _SCAN.finditer(buf):
             kind = match.group(1)
             if kind is not None:
-                result.delays_ns.append(now - int(match.group(2)))
+                emitted = int(match.group(2))
+                result.delays_ns.append(now - emitted)
+                result.emitted_ns.append(emitted)
                 if kind == b"t":
                     result.chunks += 1
                     if not result.first_chunk_ns:

@@ -39,10 +39,11 @@ def runs_table(runs: list[dict]) -> list[str]:
     wsgi = _cpu_by(runs, "wsgi")
     lines = [
         "| variant | N | CPU µs/chunk | CPU vs naive | CPU vs floor | CPU vs wsgi | RSS KB/stream "
-        "| TTFB p50 / p99 ms | relay delay p50 / p99 / max ms | streams ok / failed "
+        "| TTFB p50 / p99 ms | relay delay p50 / p99 / max ms "
+        "| relay delay once all open p50 / p99 ms | streams ok / failed "
         "| chunks delivered / expected | harness CPU % | others on relay core % "
         "| relay core loop ms | wall s |",
-        "| --- " + "| ---: " * 14 + "|",
+        "| --- " + "| ---: " * 15 + "|",
     ]
     for run in runs:
         if "error" in run:
@@ -65,6 +66,7 @@ def runs_table(runs: list[dict]) -> list[str]:
             _num(run["rss_per_stream_kb"]),
             _pair(run["ttfb_ms"], ("p50", "p99")),
             _pair(run["relay_delay_ms"], ("p50", "p99", "max")),
+            _pair(run.get("relay_delay_all_open_ms"), ("p50", "p99")),
             f"{streams['ok']} / {failed}",
             f"{run['chunks']['delivered']:,} / {run['chunks']['expected']:,}",
             harness,

@@ -32,6 +32,24 @@ def distribution_ms(values_ns: Iterable[int], points=(50, 99)) -> dict[str, floa
     return figures
 
 
+def delays_once_all_open(results: list[StreamResult]) -> list[int]:
+    """The relay delays of chunks the upstream emitted after every stream's first one.
+
+    By then every request has been set up, so these show the relay carrying N streams
+    without the burst of new requests that the whole-run figure includes.
+    """
+    firsts = [r.emitted_ns[0] for r in results if r.emitted_ns]
+    if not firsts:
+        return []
+    all_open = max(firsts)
+    return [
+        delay
+        for r in results
+        for delay, emitted in zip(r.delays_ns, r.emitted_ns, strict=True)
+        if emitted > all_open
+    ]
+
+
 def stream_figures(results: list[StreamResult], tokens: int) -> dict:
     """Outcome counts, chunk counts, TTFB and relay delay over a set of streams."""
     outcomes = Counter(r.outcome(tokens) for r in results)
@@ -47,6 +65,7 @@ def stream_figures(results: list[StreamResult], tokens: int) -> dict:
         "error_lines": sum(r.error_lines for r in results),
         "ttfb_ms": distribution_ms(ttfb),
         "relay_delay_ms": distribution_ms(delays),
+        "relay_delay_all_open_ms": distribution_ms(delays_once_all_open(results)),
         "negative_delays": sum(1 for d in delays if d < 0),
     }
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from bench.floor import sse_lines_to_ndjson
 from bench.http1 import LAST_CHUNK, ChunkedDecoder, frame_chunk
 from bench.loadgen import StreamResult, _StreamClient
+from bench.stats import delays_once_all_open
 
 ROOT = Path(__file__).resolve().parent.parent
 N_VALUES = (1, 5)
@@ -45,6 +46,8 @@ def test_quick_benchmark_run(tmp_path, report):
         assert delays["count"] == n * (TOKENS + 1), where  # the finish chunk is timed too
         assert all(isinstance(delays[k], float) and delays[k] >= 0 for k in ("p50", "p99")), where
         assert run["negative_delays"] == 0, where
+        all_open = run["relay_delay_all_open_ms"]["count"]
+        assert 0 < all_open < delays["count"] if n > 1 else all_open == TOKENS, where
         assert run["cpu_us_per_chunk"] > 0, where
     assert results.get("admission"), "admission section missing"
 
@@ -98,6 +101,16 @@ def test_load_generator_counts_stamps_split_across_reads():
             loop.close()
         assert result.ok(40), result
         assert len(result.delays_ns) == 41
+        assert result.emitted_ns == [10**15 + i for i in range(40)] + [10**15]
+
+
+def test_delays_once_all_open_leave_out_the_start_up():
+    early = StreamResult(0, delays_ns=[50, 5, 6, 7], emitted_ns=[100, 200, 300, 400])
+    late = StreamResult(1, delays_ns=[90, 8, 9], emitted_ns=[250, 350, 450])
+    empty = StreamResult(2)  # never got a chunk: no first emission to wait for
+    # The last stream's first chunk was emitted at 250: only later chunks count.
+    assert sorted(delays_once_all_open([early, late, empty])) == [6, 7, 8, 9]
+    assert delays_once_all_open([empty]) == []
 
 
 def test_profile_groups_counts_every_sample_once():
