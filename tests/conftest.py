@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -111,6 +112,24 @@ def wait_for(predicate, seconds: float = 10.0, interval: float = 0.02):
             return value
         time.sleep(interval)
     return predicate()
+
+
+def run_threads(target, args_list: list[tuple], seconds: float) -> float:
+    """Run ``target`` once per argument tuple, each in its own thread, all at once.
+
+    Waits up to ``seconds`` for them, fails the test if any is still running then, and
+    returns the wall time from the first start to the last end.
+    """
+    threads = [threading.Thread(target=target, args=args) for args in args_list]
+    deadline = time.monotonic() + seconds
+    start = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    took = time.monotonic() - start
+    assert not any(thread.is_alive() for thread in threads), "a thread hung"
+    return took
 
 
 def free_port() -> int:

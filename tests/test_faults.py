@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
 
 import httpx2
 import pytest
 
-from tests.conftest import TEST_API_KEY, start_gunicorn_against, wait_for
+from tests.conftest import TEST_API_KEY, run_threads, start_gunicorn_against, wait_for
 from tests.fake_upstream import FakeUpstream, Script, chunk_payload, reply_payloads
 
 CHAT = {"messages": [{"role": "user", "content": "hello"}]}
@@ -230,13 +229,7 @@ def test_a_thousand_aborted_streams_leave_nothing_running(server, upstream, repo
             except OSError as exc:
                 failures.append(exc)
 
-    threads = [threading.Thread(target=worker, args=(40,)) for _ in range(25)]  # 1,000
-    start = time.monotonic()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    took = time.monotonic() - start
+    took = run_threads(worker, [(40,)] * 25, 120)  # 1,000
     assert failures == []
     assert wait_for(lambda: upstream.live_connections == 0, 5), upstream.live_connections
     after = wait_for(lambda: (p := probe(server))["greenlets"] <= before["greenlets"] and p, 5)

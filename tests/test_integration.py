@@ -10,7 +10,13 @@ import time
 import httpx2
 import pytest
 
-from tests.conftest import TEST_API_KEY, start_flask_run, start_gunicorn, wait_for
+from tests.conftest import (
+    TEST_API_KEY,
+    run_threads,
+    start_flask_run,
+    start_gunicorn,
+    wait_for,
+)
 from tests.fake_upstream import Script, reply_payloads
 
 CHAT = {"messages": [{"role": "user", "content": "hello"}]}
@@ -88,13 +94,7 @@ def test_fifty_concurrent_streams_on_one_worker_all_complete(live_server, fake_u
         except Exception as exc:
             results.append(exc)
 
-    threads = [threading.Thread(target=one) for _ in range(50)]
-    start = time.monotonic()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    elapsed = time.monotonic() - start
+    elapsed = run_threads(one, [()] * 50, 60)
     assert len(results) == 50
     assert [r for r in results if r != expected] == []
     assert len(fake_upstream.records) - before == 50

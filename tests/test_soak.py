@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from tests.conftest import start_gunicorn_against, wait_for
+from tests.conftest import run_threads, start_gunicorn_against, wait_for
 from tests.fake_upstream import FakeUpstream, Script, reply_payloads
 
 CLIENTS = 200
@@ -100,12 +100,7 @@ def run_clients(port: int, seconds: float, tally: Tally, seed: int) -> None:
             outcome, problem = one_stream(port, model, leave_after)
             tally.add(outcome, problem)
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(seconds + 60)
-    assert not any(t.is_alive() for t in threads), "a client thread hung"
+    run_threads(client, [(i,) for i in range(CLIENTS)], seconds + 60)  # fails if one hangs
 
 
 @pytest.mark.timeout(300)
