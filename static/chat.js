@@ -792,6 +792,7 @@ function startEdit(index) {
   area.focus();
 }
 
+/** Show the conversation with this id, or none (null) for a new chat. */
 function openConversation(id) {
   stop(); // one reply streams at a time; the partial reply is kept
   store.activeId = id;
@@ -814,13 +815,7 @@ function deleteConversation(id) {
 }
 
 function newChat() {
-  stop();
-  store.activeId = null;
-  saveStore();
-  renderAll();
-  showStatus("ready");
-  closeSidebar();
-  els.prompt.focus();
+  openConversation(null); // no active conversation: the next message starts one
 }
 
 function isSendKey(event) {
