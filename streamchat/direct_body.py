@@ -246,7 +246,7 @@ def _wait_then_recv(sock: socket.socket):
 
     gevent's recv tries the socket first, gets EAGAIN, waits and tries again. On a token
     stream the first try fails nearly every time (the next chunk is milliseconds away):
-    a syscall and an exception per chunk, ~4 us of ~16 per read (bench/README.md).
+    a syscall and an exception per chunk, ~3 us of ~14 per read (bench/micro.py).
     Waiting on the socket's own watcher keeps gevent's behaviour on close: closing the
     socket from another greenlet (Stop, shutdown) fails the wait at once.
     """

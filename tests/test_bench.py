@@ -152,3 +152,21 @@ def test_request_cost_prices_each_layer(report):
     # Each layer adds work on top of the one below; the raw socket is far the cheapest.
     assert costs["sdk"] > costs["httpx2"] > costs["socket"] > 0
     report("request cost ms: " + ", ".join(f"{k} {v}" for k, v in costs.items()))
+
+
+def test_micro_benchmarks_run_and_report_each_figure(report):
+    # A subprocess: bench.micro patches the process with gevent, as a worker is.
+    finished = subprocess.run(
+        [sys.executable, "-m", "bench.micro"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    lines = finished.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["read"] * 3 + ["write"] * 3 + ["relay"] * 3
+    figures = [
+        float(word)
+        for line in lines
+        for word in line.replace(",", " ").split()
+        if word.replace(".", "", 1).isdigit()
+    ]
+    assert len(figures) == 15 and all(0 < f < 1000 for f in figures), lines
+    report("micro: " + "; ".join(lines[::3]))
