@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -23,11 +24,29 @@ ROOT = Path(__file__).resolve().parent.parent
 TEST_API_KEY = "test-key-not-real-0123456789"
 
 
+def settings_read_by_the_code() -> set[str]:
+    """Every environment variable streamchat/settings.py and gunicorn.conf.py read."""
+    settings = (ROOT / "streamchat/settings.py").read_text()
+    gunicorn = (ROOT / "gunicorn.conf.py").read_text()
+    names = set(re.findall(r'source,\s*"([A-Z][A-Z_]+)"', settings))
+    names |= set(re.findall(r'source\.get\("([A-Z][A-Z_]+)"\)', settings))
+    names |= set(re.findall(r"os\.environ\.get\(\s*[\"']([A-Z][A-Z_]+)[\"']", gunicorn))
+    return names
+
+
+# A developer's shell may set any of these (a real key above all); no test inherits them.
+SETTING_NAMES = frozenset(settings_read_by_the_code())
+
+
+def _inherited(name: str) -> bool:
+    return name in SETTING_NAMES or name.startswith(("OPENAI_", "DEMO_"))
+
+
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch):
     """No developer's real key or settings leak into a test."""
     for name in list(os.environ):
-        if name.startswith(("OPENAI_", "DEMO_")) or name in {"SYSTEM_PROMPT", "HEARTBEAT_SECONDS"}:
+        if _inherited(name):
             monkeypatch.delenv(name)
 
 
@@ -199,15 +218,14 @@ class RunningServer:
 
 def server_env(**settings: str) -> dict[str, str]:
     """The environment for a server under test: loopback only, no inherited secrets."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("OPENAI_", "DEMO_")) and k not in {"PORT", "HOST"}
-    }
+    env = {k: v for k, v in os.environ.items() if not _inherited(k)}
     # Rate limiting is off unless a test is about it: suites send many requests from one address.
     env.update(
         {"HOST": "127.0.0.1", "WEB_CONCURRENCY": "1", "PYTHONUNBUFFERED": "1", "RATE_LIMIT": ""}
     )
+    # Nor from a .env file a developer keeps at the repository root (wsgi.py and flask
+    # run read it for anything unset): it would fill in the settings stripped above.
+    env.update({"PYTHON_DOTENV_DISABLED": "1", "FLASK_SKIP_DOTENV": "1"})
     env.update(settings)
     return env
 
