@@ -20,6 +20,7 @@ from .http1 import (
     LAST_CHUNK,
     ChunkedDecoder,
     ProtocolError,
+    chat_request,
     frame_chunk,
     split_head,
     status_code,
@@ -53,6 +54,25 @@ def sse_lines_to_ndjson(lines: list[bytes]) -> bytes:
     return b"".join(out)
 
 
+class NdjsonFromSse:
+    """SSE body bytes in, NDJSON lines out, keeping an incomplete last line for later."""
+
+    __slots__ = ("_partial",)
+
+    def __init__(self) -> None:
+        self._partial = b""
+
+    def feed(self, data: bytes) -> bytes:
+        """The NDJSON for every SSE line ``data`` completes (possibly empty)."""
+        text = self._partial + data if self._partial else data
+        end = text.rfind(b"\n")
+        if end < 0:
+            self._partial = text
+            return b""
+        self._partial = text[end + 1 :]
+        return sse_lines_to_ndjson(text[:end].split(b"\n"))
+
+
 class _UpstreamLeg(asyncio.Protocol):
     """The relay's connection to the upstream for one client request."""
 
@@ -62,7 +82,7 @@ class _UpstreamLeg(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.head = b""
         self.decoder: ChunkedDecoder | None = None
-        self.sse = b""  # an SSE line not yet complete
+        self.ndjson = NdjsonFromSse()
         self.finished = False
 
     def connection_made(self, transport) -> None:
@@ -84,16 +104,7 @@ class _UpstreamLeg(asyncio.Protocol):
         except ProtocolError:
             self.transport.close()
             return
-        if payload:
-            text = self.sse + payload
-            end = text.rfind(b"\n")
-            if end >= 0:
-                self.sse = text[end + 1 :]
-                lines = sse_lines_to_ndjson(text[:end].split(b"\n"))
-            else:
-                self.sse, lines = text, b""
-        else:
-            lines = b""
+        lines = self.ndjson.feed(payload) if payload else b""
         if self.decoder.done:
             self.finished = True
             self.client.finish(frame_chunk(lines) + LAST_CHUNK if lines else LAST_CHUNK)
@@ -157,13 +168,7 @@ class _ClientLeg(asyncio.Protocol):
             return
         self.busy = True
         messages = json.loads(request_body)["messages"]
-        body = json.dumps({"model": self.model, "messages": messages, "stream": True}).encode()
-        request = (
-            f"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:{self.upstream_port}\r\n"
-            f"Authorization: Bearer bench-placeholder-not-a-key\r\n"
-            f"Content-Type: application/json\r\nAccept: text/event-stream\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n"
-        ).encode() + body
+        request = chat_request(self.upstream_port, self.model, messages)
         asyncio.get_running_loop().create_task(self._connect(request))
 
     async def _connect(self, request: bytes) -> None:

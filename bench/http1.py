@@ -1,14 +1,33 @@
 """The few pieces of HTTP/1.1 the harness and the floor relay need, written by hand.
 
 No HTTP library on purpose: the floor must show what bytes-in, bytes-out costs, and the
-harness must stay cheap enough that one core drives hundreds of streams.
+harness must stay cheap enough that one core drives hundreds of streams. The chunked
+decoder here does the job of streamchat.body_framing.Chunked on purpose too: the
+yardsticks and the load generator must not share code with what they measure.
 """
 
 from __future__ import annotations
 
+import json
+
+# The key every bench process sends upstream: shaped so nobody mistakes it for a real one.
+PLACEHOLDER_API_KEY = "bench-placeholder-not-a-key"
+
 HEAD_END = b"\r\n\r\n"
 # Far larger than any head we send or expect; a peer past it is broken, not slow.
 MAX_HEAD_BYTES = 64 * 1024
+
+
+def chat_request(upstream_port: int, model: str, messages: list) -> bytes:
+    """The streamed Chat Completions request a reference relay sends the fake upstream."""
+    body = json.dumps({"model": model, "messages": messages, "stream": True}).encode()
+    head = (
+        f"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:{upstream_port}\r\n"
+        f"Authorization: Bearer {PLACEHOLDER_API_KEY}\r\n"
+        f"Content-Type: application/json\r\nAccept: text/event-stream\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
 
 
 class ProtocolError(ValueError):

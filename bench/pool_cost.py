@@ -25,6 +25,8 @@ import openai
 from streamchat.pools import upstream_http_client
 from streamchat.upstream import _open
 
+from .http1 import PLACEHOLDER_API_KEY
+
 _REQUESTS = 300
 _HEAD = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
 _FIRST = b'data: {"id":"x","object":"chat.completion.chunk","choices":[]}\n\n'
@@ -53,7 +55,7 @@ def _serve(listener: socket.socket) -> None:
 def cpu_ms_per_request(http: httpx2.Client, base_url: str, open_streams: int) -> float:
     """Thread CPU per open+close of one request while ``open_streams`` stay open."""
     client = openai.OpenAI(
-        api_key="bench-placeholder-not-a-key", base_url=base_url, max_retries=0, http_client=http
+        api_key=PLACEHOLDER_API_KEY, base_url=base_url, max_retries=0, http_client=http
     )
     held = [_open(client, "/chat/completions", _BODY) for _ in range(open_streams)]
     started = time.thread_time()

@@ -22,17 +22,17 @@ import socket
 import threading
 import time
 
-import httpx2
 import openai
 
 from streamchat.pools import upstream_http_client
+from streamchat.upstream import _open
 
+from .http1 import PLACEHOLDER_API_KEY
 from .pool_cost import _serve
 
 _REQUESTS = 300
 _WARM_UP = 30
 _BODY = {"model": "m", "messages": [{"role": "user", "content": "Hello there"}], "stream": True}
-_KEY = "bench-placeholder-not-a-key"
 
 
 def cpu_ms_per_request(open_and_close) -> float:
@@ -52,24 +52,23 @@ def main() -> None:
     port = listener.getsockname()[1]
     base_url = f"http://127.0.0.1:{port}/v1"
     http = upstream_http_client(100)
-    client = openai.OpenAI(api_key=_KEY, base_url=base_url, max_retries=0, http_client=http)
+    client = openai.OpenAI(
+        api_key=PLACEHOLDER_API_KEY, base_url=base_url, max_retries=0, http_client=http
+    )
     content = json.dumps(_BODY).encode()
 
     def sdk() -> None:
-        client.post(
-            "/chat/completions",
-            cast_to=httpx2.Response,
-            body=_BODY,
-            stream=True,
-            stream_cls=openai.Stream,
-        ).close()
+        _open(client, "/chat/completions", _BODY).close()  # exactly the app's call
 
     def http_only() -> None:
         request = http.build_request(
             "POST",
             f"{base_url}/chat/completions",
             content=content,
-            headers={"Authorization": f"Bearer {_KEY}", "Content-Type": "application/json"},
+            headers={
+                "Authorization": f"Bearer {PLACEHOLDER_API_KEY}",
+                "Content-Type": "application/json",
+            },
         )
         http.send(request, stream=True).close()
 

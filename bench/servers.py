@@ -20,12 +20,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .http1 import PLACEHOLDER_API_KEY
 from .loadgen import http_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 VARIANTS = ("app", "naive", "floor", "wsgi")
-API_KEY = "bench-placeholder-not-a-key"
+
 MODEL = "bench-model"
 _PR_SET_PDEATHSIG = 1
 
@@ -79,16 +80,22 @@ def launch_for(variant: str, port: int, upstream_port: int, max_streams: int) ->
             "WEB_CONCURRENCY": "1",
             "HOST": "127.0.0.1",
             "PORT": str(port),
-            "OPENAI_API_KEY": API_KEY,
+            "OPENAI_API_KEY": PLACEHOLDER_API_KEY,
             "OPENAI_BASE_URL": base_url,
             "OPENAI_MODEL": MODEL,
             "RATE_LIMIT": "",
             "MAX_STREAMS_PER_WORKER": str(max_streams),
+            # wsgi.py reads a .env at the repository root for anything unset: not here.
+            "PYTHON_DOTENV_DISABLED": "1",
         }
         argv = [str(VENV_BIN / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"]
         return Launch(argv, env, ROOT)
     if variant == "naive":
-        env = {"OPENAI_API_KEY": API_KEY, "OPENAI_BASE_URL": base_url, "OPENAI_MODEL": MODEL}
+        env = {
+            "OPENAI_API_KEY": PLACEHOLDER_API_KEY,
+            "OPENAI_BASE_URL": base_url,
+            "OPENAI_MODEL": MODEL,
+        }
         return _gevent_gunicorn("bench.naive:app", port, env)
     if variant == "floor":
         argv = [

@@ -19,41 +19,23 @@ import json
 import os
 import socket
 
-from .floor import sse_lines_to_ndjson
-from .http1 import ChunkedDecoder, split_head, status_code
+from .floor import NdjsonFromSse
+from .http1 import ChunkedDecoder, chat_request, split_head, status_code
 
 _READ_SIZE = 65536
 
 
-def _upstream_request(port: int, messages: list) -> bytes:
-    body = json.dumps({"model": "bench-model", "messages": messages, "stream": True}).encode()
-    head = (
-        f"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-        f"Authorization: Bearer bench-placeholder-not-a-key\r\n"
-        f"Content-Type: application/json\r\nAccept: text/event-stream\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
-    )
-    return head.encode() + body
-
-
 def _relay(upstream: socket.socket, rest: bytes):
     """NDJSON lines for the chunked SSE body that starts with ``rest``, one item per read."""
-    decoder = ChunkedDecoder()
-    sse = b""
+    decoder, ndjson = ChunkedDecoder(), NdjsonFromSse()
     recv = upstream.recv
     try:
         data = rest
         while True:
             if data:
-                text = sse + decoder.feed(data)
-                end = text.rfind(b"\n")
-                if end >= 0:
-                    sse = text[end + 1 :]
-                    lines = sse_lines_to_ndjson(text[:end].split(b"\n"))
-                    if lines:
-                        yield lines
-                else:
-                    sse = text
+                lines = ndjson.feed(decoder.feed(data))
+                if lines:
+                    yield lines
                 if decoder.done:
                     return
             data = recv(_READ_SIZE)
@@ -72,7 +54,7 @@ def app(environ, start_response):
     messages = json.loads(environ["wsgi.input"].read(length))["messages"]
     port = int(os.environ["BENCH_UPSTREAM_PORT"])
     upstream = socket.create_connection(("127.0.0.1", port))
-    upstream.sendall(_upstream_request(port, messages))
+    upstream.sendall(chat_request(port, "bench-model", messages))
     head = b""
     while (parsed := split_head(head)) is None:
         data = upstream.recv(_READ_SIZE)

@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench.floor import sse_lines_to_ndjson
+from bench.floor import NdjsonFromSse
 from bench.http1 import LAST_CHUNK, ChunkedDecoder, frame_chunk
 from bench.loadgen import StreamResult, _StreamClient
 from bench.stats import delays_once_all_open
@@ -76,12 +76,8 @@ def test_chunked_decoder_and_floor_survive_any_read_boundaries():
         decoder = ChunkedDecoder()
         decoded = b"".join(decoder.feed(piece) for piece in _split_everywhere(body, seed))
         assert decoder.done and decoded == b"".join(events)
-        sse, lines = b"", b""
-        for piece in _split_everywhere(decoded, seed + 100):
-            text = sse + piece
-            end = text.rfind(b"\n")
-            sse = text[end + 1 :]
-            lines += sse_lines_to_ndjson(text[:end].split(b"\n")) if end >= 0 else b""
+        ndjson = NdjsonFromSse()
+        lines = b"".join(ndjson.feed(p) for p in _split_everywhere(decoded, seed + 100))
         assert lines == b"".join(b'{"n":%d,"text":"x"}\n' % i for i in range(30))
 
 
