@@ -3,8 +3,9 @@
 httpcore2's pool looks at every connection it holds each time a request starts or
 ends, so with one pool per worker a request costs time in proportion to the streams
 already open (about 1 ms of CPU per request at 500 open streams). Several smaller pools,
-taken in turn, keep that scan short. Each is an ordinary httpx2.HTTPTransport, so
-proxies, TLS and keep-alive behave as without this.
+taken in turn, keep that scan short (the scan covers the connections a pool holds, not
+its limit). Each is an ordinary httpx2.HTTPTransport, so proxies, TLS and keep-alive
+behave as without this.
 """
 
 from __future__ import annotations
@@ -17,8 +18,7 @@ import openai
 
 STREAMS_PER_POOL = 32
 MAX_POOLS = 16
-# Readiness checks and requests still connecting need a few connections beyond the
-# streams themselves.
+# Readiness checks need a few connections beyond the streams themselves.
 SPARE_CONNECTIONS = 16
 
 
@@ -40,14 +40,19 @@ class RoundRobinTransport(httpx2.BaseTransport):
 
 
 def upstream_http_client(max_streams: int) -> httpx2.Client:
-    """The SDK's default httpx2 client (its timeouts, redirects), with pools that hold a
-    connection for each of ``max_streams`` streams and keep as many alive when idle:
-    a busy worker then rarely pays a new TLS handshake for a new stream (idle ones still
-    close after httpx2's 5 s keep-alive expiry)."""
+    """The SDK's default httpx2 client (its timeouts, redirects), with pools that together
+    keep a connection alive for each of ``max_streams`` streams when idle: a busy worker
+    then rarely pays a new TLS handshake for a new stream (idle ones still close after
+    httpx2's 5 s keep-alive expiry).
+
+    Requests take the pools in turn whatever they hold, and streams end at different
+    times, so one pool may hold far more than its share: each may open as many
+    connections as the whole worker needs. A stream the worker admitted never waits
+    for a connection; MAX_STREAMS_PER_WORKER is what bounds the total."""
     connections = max_streams + SPARE_CONNECTIONS
     pools = min(MAX_POOLS, max(1, math.ceil(connections / STREAMS_PER_POOL)))
     per_pool = math.ceil(connections / pools)
-    limits = httpx2.Limits(max_connections=per_pool, max_keepalive_connections=per_pool)
+    limits = httpx2.Limits(max_connections=connections, max_keepalive_connections=per_pool)
     return openai.DefaultHttpxClient(
         transport=RoundRobinTransport([httpx2.HTTPTransport(limits=limits) for _ in range(pools)])
     )
