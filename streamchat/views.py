@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from flask import Blueprint, Response, current_app, render_template, request, stream_with_context
+from werkzeug.wsgi import ClosingIterator
 
 from .client_socket import client_socket, has_left
 from .errors import ApiError
@@ -129,15 +130,16 @@ def _stream(open_stream, protocol):
             finish()
 
     response = Response(
-        stream_with_context(body()),
+        # A generator closed before its first step skips its finally: closing the
+        # iterable runs finish in every case. (Response.call_on_close would not: with
+        # direct_passthrough werkzeug hands the iterable to the server unwrapped.)
+        ClosingIterator(stream_with_context(body()), finish),
         mimetype="application/x-ndjson",
         headers=STREAM_HEADERS,
         # The body yields bytes only: no per-chunk re-encoding layer (iter_encoded).
         direct_passthrough=True,
     )
     response.logs_when_done = True
-    # A generator closed before its first step skips its finally; this covers that case.
-    response.call_on_close(finish)
     return response
 
 

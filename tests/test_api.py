@@ -6,6 +6,7 @@ import json
 
 import httpx2
 import pytest
+from werkzeug.test import EnvironBuilder
 
 from tests.conftest import TEST_API_KEY, sse_body
 from tests.fake_upstream import reply_payloads
@@ -33,6 +34,25 @@ def test_streams_upstream_payloads_as_ndjson_byte_for_byte(make_app):
     assert response.headers["X-Accel-Buffering"] == "no"
     assert "Content-Encoding" not in response.headers
     assert "Content-Length" not in response.headers
+
+
+def test_a_stream_closed_before_its_first_chunk_still_closes_the_upstream(make_app):
+    # A server may close the response without ever iterating it (a client gone before
+    # the first write): the upstream must still be closed and the worker's place freed.
+    opened = []
+
+    def handler(request):
+        stream = httpx2.ByteStream(sse_body(PAYLOADS))
+        opened.append(stream)
+        return httpx2.Response(200, headers={"content-type": "text/event-stream"}, stream=stream)
+
+    app = make_app(handler)
+    streams = app.extensions["streamchat"].streams
+    environ = EnvironBuilder(path="/api/chat", method="POST", json=CHAT).get_environ()
+    body = app(environ, lambda status, headers, exc_info=None: None)
+    assert len(opened) == 1 and len(streams) == 1
+    body.close()
+    assert len(streams) == 0
 
 
 def test_request_sent_upstream_has_server_system_prompt_model_and_stream(make_app):
