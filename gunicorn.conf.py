@@ -6,7 +6,14 @@ platform; see the README's configuration table.
 
 import os
 
+from dotenv import load_dotenv
+
 from streamchat.settings import DEFAULT_MAX_STREAMS_PER_WORKER
+
+# The master reads this file before any worker imports wsgi.py, so a .env beside the code
+# (development; real environment variables win) must be read here for PORT, workers and
+# connections to follow it. The workers inherit what it sets.
+load_dotenv(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".env"), override=False)
 
 # Heroku-style conventions: the platform sets PORT and WEB_CONCURRENCY.
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"

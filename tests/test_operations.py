@@ -146,9 +146,12 @@ def test_dotenv_file_is_read_and_real_environment_wins(tmp_path):
         shutil.copy(ROOT / name, tmp_path / name)
     for folder in ("streamchat", "templates", "static"):
         shutil.copytree(ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("vendor"))
-    (tmp_path / ".env").write_text("OPENAI_MODEL=model-from-dotenv\nOPENAI_MODELS=also-dotenv\n")
     port = free_port()
-    env = server_env(PORT=str(port), OPENAI_MODELS="from-environment", PYTHON_DOTENV_DISABLED="0")
+    # PORT only in .env: gunicorn's master (gunicorn.conf.py) must read it too.
+    (tmp_path / ".env").write_text(
+        f"OPENAI_MODEL=model-from-dotenv\nOPENAI_MODELS=also-dotenv\nPORT={port}\n"
+    )
+    env = server_env(OPENAI_MODELS="from-environment", PYTHON_DOTENV_DISABLED="0")
     command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]
     process = subprocess.Popen(
         command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
