@@ -11,7 +11,7 @@ import httpx2
 import pytest
 
 from streamchat.streams import OpenStreams
-from tests.conftest import start_gunicorn_against, wait_for
+from tests.conftest import run_threads, start_gunicorn_against, wait_for
 from tests.fake_upstream import FakeUpstream, Script, reply_payloads
 
 LIMIT = 3
@@ -115,9 +115,5 @@ def test_requests_that_fail_before_streaming_give_their_place_back(server, upstr
         for _ in range(LIMIT + 2):
             assert http.post(url, json={**CHAT, "model": "refuses"}).status_code == 502
     done: list = []
-    readers = [threading.Thread(target=stream_whole, args=(url, done)) for _ in range(LIMIT)]
-    for reader in readers:
-        reader.start()
-    for reader in readers:
-        reader.join(30)
+    run_threads(stream_whole, [(url, done)] * LIMIT, 30)
     assert [status for status, _ in done] == [200] * LIMIT

@@ -119,7 +119,6 @@ def test_soak_two_hundred_streams_with_faults_and_departures(report):
             MAX_STREAMS_PER_WORKER="400",
         )
         try:
-            # Warm up with the same load, so "where it began" excludes first-use growth.
             # Warm up under the same load until the worker's memory stops growing, so that
             # "where it began" is its steady state, not first-use growth (the allocator's
             # high-water mark for 200 streams is reached after 10-40 s, varying run to run).

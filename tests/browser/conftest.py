@@ -32,8 +32,7 @@ LAUNCH_ARGS = [
 FINAL_STATES = ("done", "stopped", "error", "cut off", "incomplete")
 # Generous: two cores, and another engineer's tests may run at the same time.
 TIMEOUT_MS = 30_000
-# Every server here: no rate limit, so many exchanges from one browser are fine.
-NO_LIMITS = {"RATE_LIMIT": ""}
+# Servers here have no rate limit (server_env turns it off), so many exchanges are fine.
 
 
 def launch_chromium(playwright) -> Browser:
@@ -60,7 +59,7 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture(scope="module")
 def demo_server() -> Iterator[RunningServer]:
     """The real server on the built-in demo model, fast-paced."""
-    server = start_gunicorn(DEMO_TOKENS_PER_SECOND="80", **NO_LIMITS)
+    server = start_gunicorn(DEMO_TOKENS_PER_SECOND="80")
     yield server
     server.stop()
 
@@ -71,7 +70,6 @@ def upstream_server(fake_upstream) -> Iterator[RunningServer]:
     server = start_gunicorn_against(
         fake_upstream.base_url,
         HEARTBEAT_SECONDS="1",
-        **NO_LIMITS,
     )
     yield server
     server.stop()

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 import pytest
 
 from tests.browser.conftest import (
-    NO_LIMITS,
     Backend,
     ChatPage,
     open_chat_page,
@@ -220,7 +219,6 @@ def two_model_server(fake_upstream) -> Iterator:
         fake_upstream.base_url,
         OPENAI_MODEL="model-a",
         OPENAI_MODELS="model-a,model-b",
-        **NO_LIMITS,
     )
     yield server
     server.stop()
@@ -250,7 +248,7 @@ def test_single_model_hides_the_picker(chat: ChatPage):
 @pytest.fixture(scope="module")
 def responses_demo_server() -> Iterator:
     """The real server on the demo model, with the page using the Responses API."""
-    server = start_gunicorn(CHAT_API="responses", DEMO_TOKENS_PER_SECOND="80", **NO_LIMITS)
+    server = start_gunicorn(CHAT_API="responses", DEMO_TOKENS_PER_SECOND="80")
     yield server
     server.stop()
 
