@@ -135,13 +135,14 @@ function usageEvent(input, output, total) {
 
 /** The message shown for an HTTP error answered before streaming started. */
 async function errorText(response) {
-  let message = `The server answered ${response.status} ${response.statusText}.`.trim();
   try {
     const body = await response.json();
-    if (body && body.error && body.error.message) message = body.error.message;
+    // Ours and the upstream's messages already say when to try again.
+    if (body && body.error && body.error.message) return body.error.message;
   } catch {
-    // not JSON: keep the status line
+    // not JSON: the status line, and Retry-After if there is one
   }
+  let message = `The server answered ${response.status} ${response.statusText}.`.trim();
   const wait = response.headers.get("Retry-After");
   if (response.status === 429 && wait) message += ` Try again in ${wait} s.`;
   return message;
@@ -278,6 +279,12 @@ export function renderStreaming(view) {
   }
   const tokens = vendor.marked.lexer(view.message.content);
   const blocks = view.blocks;
+  if (!blocks.length) {
+    // What is there was drawn another way (as plain text, before the libraries had
+    // loaded): the blocks replace it rather than follow it.
+    view.content.replaceChildren();
+    view.content.classList.remove("plain");
+  }
   let keep = 0;
   while (
     keep < blocks.length &&
@@ -467,7 +474,7 @@ function actionButton(action, text, label) {
   return button;
 }
 
-/** One message as a list item. Returns the element that holds its text. */
+/** One message as a list item. */
 function messageElement(message, index, isLast) {
   const item = document.createElement("li");
   item.className = `message ${message.role}`;
@@ -492,7 +499,7 @@ function messageElement(message, index, isLast) {
   }
   if (message.usage) item.append(usageElement(message.usage));
   // A reply still streaming gets its actions when it ends (the item is redrawn then).
-  if (message.state === "streaming") return { item, content };
+  if (message.state === "streaming") return item;
   const actions = document.createElement("div");
   actions.className = "actions";
   if (message.role === "user") {
@@ -502,7 +509,7 @@ function messageElement(message, index, isLast) {
     if (isLast) actions.append(actionButton("regenerate", "Regenerate", "Regenerate reply"));
   }
   item.append(actions);
-  return { item, content };
+  return item;
 }
 
 function usageElement(usage) {
@@ -533,7 +540,7 @@ function syncConversation() {
   while (same < items.length && itemMessage.get(items[same]) === messages[same]) same += 1;
   for (const stale of items.slice(same)) stale.remove();
   for (let i = same; i < messages.length; i += 1) {
-    const { item } = messageElement(messages[i], i, i === messages.length - 1);
+    const item = messageElement(messages[i], i, i === messages.length - 1);
     itemMessage.set(item, messages[i]);
     els.conversation.append(item);
   }
@@ -552,7 +559,7 @@ function refreshMessage(index) {
   const conversation = activeConversation();
   if (!old || !conversation) return;
   const messages = conversation.messages;
-  const { item } = messageElement(messages[index], index, index === messages.length - 1);
+  const item = messageElement(messages[index], index, index === messages.length - 1);
   itemMessage.set(item, messages[index]);
   old.replaceWith(item);
   setBusy(Boolean(live));
@@ -942,6 +949,14 @@ async function start() {
   await Promise.race([loaded, new Promise((resolve) => setTimeout(resolve, 3000))]);
   renderAll();
   document.body.dataset.ready = vendor.marked ? "markdown" : "plain";
+  if (!vendor.marked) {
+    // Slower than that: draw the conversation again as markdown once they arrive (a
+    // streaming reply switches over at its next frame, in renderStreaming).
+    await loaded;
+    if (!vendor.marked) return;
+    document.body.dataset.ready = "markdown";
+    if (!live) renderConversation();
+  }
 }
 
 start();

@@ -365,3 +365,52 @@ def test_incremental_render_equals_a_whole_render(chat: ChatPage):
         }"""
     )
     assert same is True
+
+
+def test_libraries_arriving_late_redraw_the_replies_as_markdown(
+    browser, upstream_server, fake_upstream
+):
+    chat = open_chat_page(browser, upstream_server)
+    held = []
+    try:
+        # The vendor modules answer only after the page has given up waiting (3 s).
+        chat.page.route("**/static/vendor/**/*.js", lambda route: held.append(route))
+        chat.open()
+        assert chat.page.get_attribute("body", "data-ready") == "plain"
+        fake_upstream.script = Script(
+            payloads=reply_payloads("chatcmpl-late", ["**bold**", " end"])
+        )
+        assert chat.exchange("Markdown, later") == "done"
+        assert chat.page.locator("#conversation strong").count() == 0
+        for route in held:
+            route.continue_()
+        chat.page.wait_for_selector("body[data-ready=markdown]")
+        assert chat.page.locator("#conversation .message.assistant strong").all_text_contents() == [
+            "bold"
+        ]
+        assert assistant_contents(chat) == ["bold end"]  # drawn once, not text then markdown
+    finally:
+        chat.context.close()
+
+
+@pytest.fixture(scope="module")
+def one_request_server(fake_upstream) -> Iterator:
+    """The real server allowing each client one request a minute."""
+    server = start_gunicorn_against(fake_upstream.base_url, RATE_LIMIT="1/minute")
+    yield server
+    server.stop()
+
+
+def test_rate_limited_request_says_when_to_try_again_once(
+    browser, one_request_server, fake_upstream
+):
+    chat = open_chat_page(browser, one_request_server)
+    try:
+        chat.open()
+        fake_upstream.script = Script(payloads=reply_payloads("chatcmpl-rl", ["ok"]))
+        assert chat.exchange("First") == "done"
+        assert chat.exchange("Second") == "error"
+        note = chat.page.locator("#conversation .note").last.inner_text()
+        assert "Too many requests" in note and note.count("Try again") == 1, note
+    finally:
+        chat.context.close()
