@@ -23,7 +23,8 @@ from streamchat.views import api, page
 
 @dataclass(frozen=True)
 class Runtime:
-    """What the views need, built once per app: settings and the upstream client."""
+    """What the views need, built once per app: settings, the upstream client, this
+    worker's open streams and the readiness check."""
 
     settings: Settings
     client: openai.OpenAI

@@ -20,7 +20,7 @@ bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 
 # Streams are long-lived and mostly waiting on the network: gevent runs each connection
-# as a greenlet, so one worker holds many. Open connections per worker, streams included.
+# as a greenlet, so one worker holds many.
 worker_class = "gevent"
 
 
@@ -36,6 +36,7 @@ def _max_streams() -> int:
 # Past MAX_STREAMS_PER_WORKER the app answers 503 at once, but only to connections the
 # worker has accepted: past worker_connections they would wait unanswered in the listen
 # queue. So by default a worker accepts twice its stream limit, and at least 1,000.
+# Open connections per worker, streams included.
 worker_connections = int(os.environ.get("WORKER_CONNECTIONS") or max(1000, 2 * _max_streams()))
 
 # gevent workers are only killed on timeout when their event loop is blocked, so this

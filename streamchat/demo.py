@@ -210,7 +210,8 @@ def _prompt_tokens(messages: list, extra: str = "") -> int:
 
 
 class DemoTransport(httpx2.BaseTransport):
-    """Answers ``POST .../chat/completions`` with a streamed demo reply; 404 otherwise."""
+    """Answers ``POST .../chat/completions`` and ``POST .../responses`` with a streamed
+    demo reply; 404 otherwise."""
 
     def __init__(self, tokens_per_second: float = 40.0) -> None:
         self._tokens_per_second = tokens_per_second

@@ -15,7 +15,6 @@ import uuid
 from collections.abc import Iterable, Iterator
 
 import httpx2
-import openai
 
 HEARTBEAT_LINE = b"\n"
 _DONE = b"[DONE]"
@@ -165,7 +164,9 @@ def _describe_failure(exc: Exception) -> tuple[str, str]:
     """(code, message for the user) for an exception raised while reading the upstream."""
     if isinstance(exc, UpstreamEventError):
         return exc.code, exc.message
-    if isinstance(exc, httpx2.TimeoutException | openai.APITimeoutError | TimeoutError):
+    # The source is raw body bytes (direct_body or httpx2's iter_bytes), never the SDK's
+    # own stream, so its timeouts are httpx2's or direct_body's, not the SDK's.
+    if isinstance(exc, httpx2.TimeoutException | TimeoutError):
         return "upstream_timeout", "The model provider stopped sending the reply in time."
     return "upstream_disconnected", "The connection to the model provider broke mid-reply."
 
