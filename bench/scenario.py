@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .environment import app_source_fingerprint
 from .loadgen import StreamResult, run_streams
-from .procstat import RssSampler, core_busy_us, cpu_ns, cpu_ticks_us, process_tree, rss_kb
+from .procstat import RssSampler, core_busy_us, cpu_ns, cpu_ticks_us, process_tree
 from .servers import ROOT, RelayServer, free_port, launch_for
 from .stats import admission_figures, stream_figures
 from .upstream import FakeUpstream
@@ -66,8 +66,8 @@ async def _measured_streams(
     pids = process_tree(server.pid)
     upstream.tokens = tokens
     time_limit = harness.ramp_s + tokens * harness.interval_ms / 1000 + SLACK_S
-    rss_before = rss_kb(pids)
     sampler = RssSampler(pids)
+    rss_before = sampler.peak_kb  # its first sample: the level before the run
     sampler.start()
     counters_before = upstream.counters()
     harness_before, cpu_before, ticks_before = _harness_cpu_s(), cpu_ns(pids), cpu_ticks_us(pids)

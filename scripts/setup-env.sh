@@ -1,4 +1,4 @@
-# Sourced by scripts/serve and scripts/test: makes .venv with the pinned packages.
+# Sourced by scripts/serve, scripts/test and scripts/bench: makes .venv with the pinned packages.
 # Usage: setup_python requirements.txt|requirements-dev.txt
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

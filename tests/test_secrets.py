@@ -8,7 +8,7 @@ import json
 import httpx2
 import pytest
 
-from tests.conftest import start_gunicorn
+from tests.conftest import start_gunicorn_against
 from tests.fake_upstream import FakeUpstream, Script, reply_payloads, responses_payloads
 
 # Distinct from the other tests' key so a hit here means this key, this test.
@@ -60,12 +60,11 @@ SCRIPTS = {
 def leaky():
     with FakeUpstream() as fake:
         fake.scripts = SCRIPTS
-        server = start_gunicorn(
+        server = start_gunicorn_against(
+            fake.base_url,
             OPENAI_API_KEY=SECRET,
-            OPENAI_BASE_URL=fake.base_url,
             OPENAI_MODEL="status-401",
             OPENAI_MODELS=",".join(SCRIPTS),
-            OPENAI_MAX_RETRIES="0",
             UPSTREAM_READ_TIMEOUT_SECONDS="1",
             HEARTBEAT_SECONDS="0.3",
             LOG_LEVEL="DEBUG",
