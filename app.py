@@ -1,35 +1,29 @@
-"""The Flask app factory. ``flask run`` finds ``create_app`` here; gunicorn uses wsgi.py."""
+"""The Flask app factory. ``flask run`` finds ``create_app`` here; gunicorn uses wsgi.py.
+
+Wiring only: each part lives in its layer of the streamchat package
+(docs/architecture.md says which is where).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-import openai
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from streamchat.handlers import install_error_handlers
-from streamchat.health import ReadinessCheck, health
-from streamchat.ratelimit import install_rate_limits
-from streamchat.requestlog import configure_logging, install_request_log
-from streamchat.security import install_security_headers
-from streamchat.settings import Settings, load_settings
-from streamchat.streams import OpenStreams
-from streamchat.upstream import build_client
-from streamchat.views import api, page
-
-
-@dataclass(frozen=True)
-class Runtime:
-    """What the views need, built once per app: settings, the upstream client, this
-    worker's open streams and the readiness check."""
-
-    settings: Settings
-    client: openai.OpenAI
-    streams: OpenStreams
-    readiness: ReadinessCheck
+from streamchat.runtime import Runtime, install_runtime
+from streamchat.settings import load_settings
+from streamchat.upstream.client import build_client
+from streamchat.upstream.readiness import ReadinessCheck
+from streamchat.web.api import api
+from streamchat.web.errors import install_error_handlers
+from streamchat.web.headers import install_security_headers
+from streamchat.web.health import health
+from streamchat.web.page import page
+from streamchat.web.ratelimit import install_rate_limits
+from streamchat.web.requestlog import configure_logging, install_request_log
+from streamchat.worker.admission import OpenStreams
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -48,7 +42,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     readiness = ReadinessCheck(
         client, settings.demo, settings.ready_timeout_seconds, settings.ready_cache_seconds
     )
-    app.extensions["streamchat"] = Runtime(settings, client, OpenStreams(), readiness)
+    install_runtime(app, Runtime(settings, client, OpenStreams(), readiness))
     if settings.trusted_proxy_count:
         # Trust X-Forwarded-* only from the proxies we were told about, so a client
         # cannot pick its own address (and so its own rate-limit bucket).

@@ -2,7 +2,7 @@
 
 No HTTP library on purpose: the floor must show what bytes-in, bytes-out costs, and the
 harness must stay cheap enough that one core drives hundreds of streams. The chunked
-decoder here does the job of streamchat.body_framing.Chunked on purpose too: the
+decoder here does the job of streamchat.relay.body_framing.Chunked on purpose too: the
 yardsticks and the load generator must not share code with what they measure.
 """
 

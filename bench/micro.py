@@ -4,7 +4,7 @@
 
 - ``read``: CPU per upstream read under gevent when the reader always has to wait for
   the next message (a ping-pong over a socketpair). gevent's plain ``recv`` (try, get
-  EAGAIN, wait, read again) against streamchat.direct_body's wait-then-read.
+  EAGAIN, wait, read again) against streamchat.relay.direct_body's wait-then-read.
 - ``write``: CPU per 200-byte write of gevent's ``sendall`` (what gunicorn writes each
   chunk with) against a bare ``send`` on the same non-blocking socket.
 - ``relay``: CPU per chunk of the app's own relay pipeline (body framing, SSE to
@@ -27,10 +27,11 @@ import gevent  # noqa: E402
 from gevent.event import Event  # noqa: E402
 
 from bench.http1 import frame_chunk  # noqa: E402
-from streamchat import direct_body  # noqa: E402
-from streamchat.body_framing import Chunked  # noqa: E402
-from streamchat.relay import HEARTBEAT_LINE, ChatProtocol, relay  # noqa: E402
-from streamchat.requestlog import RequestRecord  # noqa: E402
+from streamchat.relay import direct_body  # noqa: E402
+from streamchat.relay.body_framing import Chunked  # noqa: E402
+from streamchat.relay.ndjson import HEARTBEAT_LINE, relay  # noqa: E402
+from streamchat.relay.protocols import ChatProtocol  # noqa: E402
+from streamchat.web.requestlog import RequestRecord  # noqa: E402
 
 _MESSAGE = b"x" * 200
 _PAYLOAD = (

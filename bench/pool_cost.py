@@ -4,7 +4,7 @@ httpcore2's pool looks at every connection it holds when a request starts or end
 request's CPU grows with the streams already open. This holds N streams open against a
 local server, then opens and closes 300 more one at a time and reports the calling
 thread's CPU time per request, with one pool (the SDK's default client, sized up) and
-with streamchat.pools' several small ones:
+with streamchat.upstream.pools' several small ones:
 
     .venv/bin/python -m bench.pool_cost            # N = 10 and 400
     .venv/bin/python -m bench.pool_cost --open 10,200,500
@@ -22,8 +22,8 @@ import time
 import httpx2
 import openai
 
-from streamchat.pools import upstream_http_client
-from streamchat.upstream import _open
+from streamchat.upstream.pools import upstream_http_client
+from streamchat.upstream.streams import open_stream
 
 from .http1 import PLACEHOLDER_API_KEY
 
@@ -57,10 +57,10 @@ def cpu_ms_per_request(http: httpx2.Client, base_url: str, open_streams: int) ->
     client = openai.OpenAI(
         api_key=PLACEHOLDER_API_KEY, base_url=base_url, max_retries=0, http_client=http
     )
-    held = [_open(client, "/chat/completions", _BODY) for _ in range(open_streams)]
+    held = [open_stream(client, "/chat/completions", _BODY) for _ in range(open_streams)]
     started = time.thread_time()
     for _ in range(_REQUESTS):
-        _open(client, "/chat/completions", _BODY).close()
+        open_stream(client, "/chat/completions", _BODY).close()
     spent = time.thread_time() - started
     for stream in held:
         stream.close()
@@ -81,7 +81,7 @@ def main() -> None:
         one = openai.DefaultHttpxClient(
             limits=httpx2.Limits(max_connections=size, max_keepalive_connections=size)
         )
-        layouts = {"one pool": one, "streamchat.pools": upstream_http_client(size)}
+        layouts = {"one pool": one, "streamchat.upstream.pools": upstream_http_client(size)}
         for name, http in layouts.items():
             cost = cpu_ms_per_request(http, base_url, n)
             print(f"{name:>17}, {n:4d} streams open: {cost:.2f} ms CPU per request")

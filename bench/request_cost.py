@@ -1,7 +1,7 @@
 """What opening one streamed upstream request costs, layer by layer.
 
 The app opens each stream through the official SDK (``client.post``, as
-streamchat.upstream does), which builds the request with httpx2 and sends it through
+streamchat.upstream.streams does), which builds the request with httpx2 and sends it through
 httpcore2. This opens and closes 300 requests against a local server through each layer
 in turn and reports the calling thread's CPU time per request:
 
@@ -24,8 +24,8 @@ import time
 
 import openai
 
-from streamchat.pools import upstream_http_client
-from streamchat.upstream import _open
+from streamchat.upstream.pools import upstream_http_client
+from streamchat.upstream.streams import open_stream
 
 from .http1 import PLACEHOLDER_API_KEY
 from .pool_cost import _serve
@@ -58,7 +58,7 @@ def main() -> None:
     content = json.dumps(_BODY).encode()
 
     def sdk() -> None:
-        _open(client, "/chat/completions", _BODY).close()  # exactly the app's call
+        open_stream(client, "/chat/completions", _BODY).close()  # exactly the app's call
 
     def http_only() -> None:
         request = http.build_request(

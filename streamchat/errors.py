@@ -1,13 +1,13 @@
-"""The JSON error shape, and the mapping from upstream failures to answers for the user.
+"""The error answered before a stream starts: an HTTP status with a JSON body.
 
-Upstream error text is never passed on: OpenAI's 401 message quotes part of the key.
+Shared by every layer that can refuse a request (web, upstream, and later identity and
+budgets); anyone may import it. The wire shape is in docs/architecture.md ("Wire
+protocol").
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import openai
 
 
 @dataclass
@@ -21,90 +21,10 @@ class ApiError(Exception):
     retry_after: int | None = None
 
     def body(self) -> dict:
-        """The wire shape of DESIGN.md section 3."""
+        """The JSON body: ``{"error": {"message", "type", "code"}}``."""
         return {"error": {"message": self.message, "type": self.type, "code": self.code}}
 
 
-def bad_request(message: str, code: str = "invalid_request") -> ApiError:
+def bad_request(message: str, code: str) -> ApiError:
     """A 400 for a request the user (or their client) got wrong."""
     return ApiError(400, message, "invalid_request_error", code)
-
-
-def _retry_after_seconds(headers) -> int | None:
-    raw = headers.get("retry-after") if headers is not None else None
-    if raw is None:
-        return None
-    try:
-        seconds = float(raw)
-    except ValueError:
-        return None  # HTTP-date form: not worth parsing; the client backs off anyway.
-    return max(1, min(int(seconds + 0.999), 3600))
-
-
-def from_upstream_exception(exc: Exception, model: str) -> ApiError:
-    """Map an exception raised while opening the upstream stream to an ApiError."""
-    if isinstance(exc, openai.APITimeoutError):
-        return ApiError(
-            504,
-            "The model provider did not answer in time. Try again.",
-            "upstream_error",
-            "upstream_timeout",
-        )
-    if isinstance(exc, openai.APIConnectionError):
-        return ApiError(
-            502,
-            "The model provider could not be reached. Try again shortly.",
-            "upstream_error",
-            "upstream_unreachable",
-        )
-    if isinstance(exc, openai.APIStatusError):
-        return _from_status(exc.status_code, exc.response.headers, model)
-    raise exc
-
-
-def _from_status(status: int, headers, model: str) -> ApiError:
-    if status in (401, 403):
-        return ApiError(
-            502,
-            "The server's API key was not accepted by the model provider.",
-            "upstream_error",
-            "upstream_auth",
-        )
-    if status == 404:
-        return ApiError(
-            502,
-            f"The model provider does not offer the model {model!r}.",
-            "upstream_error",
-            "model_not_found",
-        )
-    if status == 429:
-        return ApiError(
-            429,
-            "The model provider is busy or over its rate limit. Try again in a moment.",
-            "rate_limit_error",
-            "upstream_rate_limited",
-            retry_after=_retry_after_seconds(headers) or 5,
-        )
-    if status in (400, 413, 422):
-        return ApiError(
-            502,
-            "The model provider refused this request (it may be too long).",
-            "upstream_error",
-            "upstream_rejected",
-        )
-    return ApiError(
-        502,
-        "The model provider had a problem answering. Try again.",
-        "upstream_error",
-        "upstream_unavailable",
-    )
-
-
-def bad_upstream_reply() -> ApiError:
-    """The upstream answered 2xx but not with an event stream (a proxy page, say)."""
-    return ApiError(
-        502,
-        "The model provider sent something that is not a streamed reply.",
-        "upstream_error",
-        "upstream_bad_response",
-    )

@@ -25,8 +25,8 @@ TEST_API_KEY = "test-key-not-real-0123456789"
 
 
 def settings_read_by_the_code() -> set[str]:
-    """Every environment variable streamchat/settings.py and gunicorn.conf.py read."""
-    settings = (ROOT / "streamchat/settings.py").read_text()
+    """Every environment variable streamchat/settings/ and gunicorn.conf.py read."""
+    settings = "".join(p.read_text() for p in sorted((ROOT / "streamchat/settings").glob("*.py")))
     gunicorn = (ROOT / "gunicorn.conf.py").read_text()
     names = set(re.findall(r'source,\s*"([A-Z][A-Z_]+)"', settings))
     names |= set(re.findall(r'source\.get\("([A-Z][A-Z_]+)"\)', settings))

@@ -1,4 +1,4 @@
-"""Runs streamchat.direct_body's gevent reader in a process patched the way gunicorn's
+"""Runs streamchat.relay.direct_body's gevent reader in a process patched the way gunicorn's
 gevent worker patches itself, and prints what it saw as one JSON line.
 
 Run by tests/test_direct_body.py (a separate process, since patching is for good).
@@ -22,7 +22,7 @@ import openai  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from streamchat.direct_body import _wait_then_recv  # noqa: E402
+from streamchat.relay.direct_body import _wait_then_recv  # noqa: E402
 from tests.conftest import sse_body  # noqa: E402
 from tests.test_direct_body import (  # noqa: E402
     HEADERS_CHUNKED,
@@ -30,7 +30,7 @@ from tests.test_direct_body import (  # noqa: E402
     chunk,
     client_for,
     make_tls,
-    open_stream,
+    open_test_stream,
     payload,
 )
 
@@ -86,7 +86,7 @@ def main() -> None:
     # would send the next request on that same (reused) connection.
     clients = [client_for(server) for _ in range(3)]
 
-    stream = open_stream(clients[0])
+    stream = open_test_stream(clients[0])
     pieces = list(stream.body(5.0, 10.0))
     results["direct"] = stream.direct
     results["body_ok"] = b"".join(pieces) == events and None not in pieces
@@ -94,7 +94,7 @@ def main() -> None:
 
     results["tries_per_read"] = tries_per_read()
 
-    stream = open_stream(clients[1])
+    stream = open_test_stream(clients[1])
     started = time.monotonic()
     beats = []
     try:
@@ -107,7 +107,7 @@ def main() -> None:
     results["beats"] = beats
     stream.close()
 
-    stream = open_stream(clients[2])
+    stream = open_test_stream(clients[2])
 
     def read() -> None:
         try:
@@ -138,7 +138,7 @@ def main() -> None:
         tls_client = openai.OpenAI(
             api_key="test-key-not-real", base_url=tls_server.base_url, http_client=http
         )
-        stream = open_stream(tls_client)
+        stream = open_test_stream(tls_client)
         pieces = list(stream.body(0.2, 5.0))
         results["tls_direct"] = stream.direct
         results["tls_body_ok"] = b"".join(p for p in pieces if p) == events

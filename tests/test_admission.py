@@ -10,7 +10,7 @@ import time
 import httpx2
 import pytest
 
-from streamchat.streams import OpenStreams
+from streamchat.worker.admission import OpenStreams
 from tests.conftest import run_threads, start_gunicorn_against, wait_for
 from tests.fake_upstream import FakeUpstream, Script, reply_payloads
 

@@ -1,4 +1,4 @@
-"""streamchat.body_framing: body bytes out of chunked, Content-Length and close-delimited
+"""streamchat.relay.body_framing: body bytes out of chunked, Content-Length and close-delimited
 framing, however the bytes are split across reads."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx2
 import pytest
 
-from streamchat.body_framing import BrokenFraming, Chunked, Length, UntilClose, framing_for
+from streamchat.relay.body_framing import BrokenFraming, Chunked, Length, UntilClose, framing_for
 
 BODY = b'data: {"a":1}\n\ndata: {"b":"\xc3\xa9"}\n\ndata: [DONE]\n\n'
 CHUNKED = (

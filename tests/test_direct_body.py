@@ -1,4 +1,4 @@
-"""The relay's fast read path (streamchat.direct_body): when it is taken, that it reads
+"""The relay's fast read path (streamchat.relay.direct_body): when it is taken, that it reads
 exactly what the public path would, and that it falls back when it must.
 
 A raw socket server on 127.0.0.1 writes scripted bytes, so framing, timing and how the
@@ -27,9 +27,10 @@ import httpx2
 import openai
 import pytest
 
-from streamchat import direct_body
-from streamchat.relay import relay_chat
-from streamchat.upstream import UpstreamStream, _open
+from streamchat.relay import direct_body
+from streamchat.relay.ndjson import relay
+from streamchat.relay.protocols import ChatProtocol
+from streamchat.upstream.streams import UpstreamStream, open_stream
 from tests.conftest import ROOT, TEST_API_KEY, sse_body
 
 HEADERS_CHUNKED = (
@@ -160,8 +161,8 @@ def client_for(server: RawServer, **options) -> openai.OpenAI:
     return openai.OpenAI(api_key=TEST_API_KEY, base_url=server.base_url, max_retries=0, **options)
 
 
-def open_stream(client: openai.OpenAI) -> UpstreamStream:
-    return _open(client, "/chat/completions", {"model": "m", "messages": [], "stream": True})
+def open_test_stream(client: openai.OpenAI) -> UpstreamStream:
+    return open_stream(client, "/chat/completions", {"model": "m", "messages": [], "stream": True})
 
 
 def read_all(stream: UpstreamStream, beat: float = 5.0, limit: float = 10.0) -> list:
@@ -187,7 +188,7 @@ def test_chunked_body_is_read_directly_byte_for_byte():
         ]
     )
     client = client_for(server)  # kept: a collected client closes its pool
-    stream = open_stream(client)
+    stream = open_test_stream(client)
     pieces = read_all(stream)
     assert stream.direct is True
     assert None not in pieces
@@ -208,18 +209,18 @@ def test_other_framings_are_read_whole(framing):
         head += b"connection: close\r\n"
     server = RawServer([[head + b"\r\n", 0.02, events[:40], 0.02, events[40:], None]])
     client = client_for(server)  # kept: a collected client closes its pool
-    stream = open_stream(client)
+    stream = open_test_stream(client)
     pieces = read_all(stream)
     assert stream.direct is True
     assert b"".join(pieces) == events
-    lines = b"".join(relay_chat(iter(pieces))).splitlines()
+    lines = b"".join(relay(iter(pieces), ChatProtocol())).splitlines()
     assert lines == [payload(0), payload(1, finish=True)]
 
 
 def test_silence_gives_heartbeats_then_a_read_timeout():
     server = RawServer([[HEADERS_CHUNKED + chunk(sse_body([payload(0)], done=False)), 5.0]])
     client = client_for(server)  # kept: a collected client closes its pool
-    stream = open_stream(client)
+    stream = open_test_stream(client)
     started = time.monotonic()
     seen = []
     with pytest.raises(direct_body.UpstreamReadTimeout):
@@ -252,7 +253,7 @@ def test_a_body_read_to_its_end_leaves_the_connection_reusable(writes, connectio
     server = RawServer(*([[writes, writes]] if connections == 1 else [[writes], [writes]]))
     client = client_for(server)
     for _ in range(2):
-        stream = open_stream(client)
+        stream = open_test_stream(client)
         assert b"".join(read_all(stream)) == EVENTS
         assert stream.direct is True
         stream.close()
@@ -265,7 +266,7 @@ def test_a_body_read_to_its_end_leaves_the_connection_reusable(writes, connectio
 def test_closing_mid_body_closes_the_connection():
     server = RawServer([[HEADERS_CHUNKED + chunk(sse_body([payload(0)], done=False)), 5.0]])
     client = client_for(server)  # kept: a collected client closes its pool
-    stream = open_stream(client)
+    stream = open_test_stream(client)
     body = stream.body(5.0, 10.0)
     assert next(body) is not None
     body.close()
@@ -277,8 +278,8 @@ def test_a_body_cut_mid_chunk_is_an_error_the_relay_reports():
     events = sse_body([payload(0)], done=False)
     server = RawServer([[HEADERS_CHUNKED + chunk(events) + b"200\r\n" + b"data: {", None]])
     client = client_for(server)  # kept: a collected client closes its pool
-    stream = open_stream(client)
-    lines = b"".join(relay_chat(stream.body(5.0, 10.0))).splitlines()
+    stream = open_test_stream(client)
+    lines = b"".join(relay(stream.body(5.0, 10.0), ChatProtocol())).splitlines()
     assert stream.direct is True
     assert lines[0] == payload(0)
     assert json.loads(lines[-1])["error"]["code"] == "upstream_disconnected"
@@ -293,7 +294,7 @@ def test_an_encoded_body_takes_the_public_path():
     )
     server = RawServer([[head + packed]])
     client = client_for(server)  # kept: a collected client closes its pool
-    stream = open_stream(client)
+    stream = open_test_stream(client)
     assert b"".join(p for p in read_all(stream) if p) == events
     assert stream.direct is False
 
@@ -310,7 +311,7 @@ def test_an_in_process_transport_takes_the_public_path():
         base_url="http://127.0.0.1:9/v1",
         http_client=httpx2.Client(transport=transport),
     )
-    stream = open_stream(client)
+    stream = open_test_stream(client)
     assert b"".join(p for p in read_all(stream) if p) == events
     assert stream.direct is False
 
@@ -321,7 +322,7 @@ def test_when_the_libraries_change_shape_the_public_path_still_serves(monkeypatc
     events = sse_body([payload(0, finish=True)])
     server = RawServer([[HEADERS_CHUNKED + chunk(events) + b"0\r\n\r\n"]])
     client = client_for(server)  # kept: a collected client closes its pool
-    stream = open_stream(client)
+    stream = open_test_stream(client)
     assert b"".join(p for p in read_all(stream) if p) == events
     assert stream.direct is False
 
@@ -335,7 +336,7 @@ def test_a_tls_body_is_read_directly_with_heartbeats(tmp_path):
     )
     http = httpx2.Client(verify=client_tls)
     client = openai.OpenAI(api_key=TEST_API_KEY, base_url=server.base_url, http_client=http)
-    stream = open_stream(client)
+    stream = open_test_stream(client)
     pieces = list(stream.body(0.2, 5.0))
     assert stream.direct is True
     assert isinstance(
@@ -347,12 +348,12 @@ def test_a_tls_body_is_read_directly_with_heartbeats(tmp_path):
 
 def test_the_fast_path_is_taken_with_the_pinned_libraries():
     """If this fails after an upgrade, the app still works (fallback), only slower:
-    update streamchat.direct_body for the new httpx2/httpcore2 layout."""
+    update streamchat.relay.direct_body for the new httpx2/httpcore2 layout."""
     server = RawServer(
         [[HEADERS_CHUNKED + chunk(sse_body([payload(0, finish=True)])) + b"0\r\n\r\n"]]
     )
     client = client_for(server)  # kept: a collected client closes its pool
-    stream = open_stream(client)
+    stream = open_test_stream(client)
     found = direct_body._parser_and_socket(stream._response)
     stream.close()
     assert found is not None

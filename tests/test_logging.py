@@ -83,7 +83,7 @@ def test_completed_stream_line(logged):
     assert line["bytes"] == len(responses["completed"].content)
     assert line["usage"] == {"prompt_tokens": 11, "completion_tokens": 3, "total_tokens": 14}
     assert 0 < line["ttfb_ms"] <= line["duration_ms"]
-    # A real HTTP/1.1 upstream under gunicorn is read by streamchat.direct_body.
+    # A real HTTP/1.1 upstream under gunicorn is read by streamchat.relay.direct_body.
     assert line["upstream_read"] == "direct"
 
 

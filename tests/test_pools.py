@@ -1,13 +1,13 @@
-"""streamchat.pools: the upstream client's connection pools."""
+"""streamchat.upstream.pools: the upstream client's connection pools."""
 
 from __future__ import annotations
 
 import httpx2
 import openai
 
-from streamchat import direct_body
-from streamchat.pools import SPARE_CONNECTIONS, RoundRobinTransport, upstream_http_client
-from streamchat.upstream import _open
+from streamchat.relay import direct_body
+from streamchat.upstream.pools import SPARE_CONNECTIONS, RoundRobinTransport, upstream_http_client
+from streamchat.upstream.streams import open_stream
 from tests.conftest import TEST_API_KEY, sse_body
 from tests.test_direct_body import HEADERS_CHUNKED, RawServer, chunk, payload
 
@@ -42,13 +42,13 @@ def test_a_pool_holding_more_than_its_share_never_makes_a_stream_wait():
         http_client=upstream_http_client(places),
         timeout=httpx2.Timeout(5.0, pool=1.0),  # a wait for a connection fails fast
     )
-    streams = [_open(client, "/chat/completions", BODY) for _ in range(places)]
+    streams = [open_stream(client, "/chat/completions", BODY) for _ in range(places)]
     try:
         # The streams that went to the second pool end; the next 20 take the pools in
         # turn, so the first pool ends up holding 30 of the 40 open streams.
         for stream in streams[1::2]:
             stream.close()
-        streams = streams[::2] + [_open(client, "/chat/completions", BODY) for _ in range(20)]
+        streams = streams[::2] + [open_stream(client, "/chat/completions", BODY) for _ in range(20)]
         assert len(streams) == places and server.connections == 60
     finally:
         for stream in streams:
@@ -76,7 +76,7 @@ def test_as_many_streams_as_places_open_at_once_and_are_read_directly():
     client = openai.OpenAI(
         api_key=TEST_API_KEY, base_url=server.base_url, max_retries=0, http_client=http
     )
-    streams = [_open(client, "/chat/completions", BODY) for _ in range(places)]
+    streams = [open_stream(client, "/chat/completions", BODY) for _ in range(places)]
     try:
         assert server.connections == places
         assert all(direct_body._parser_and_socket(s._response) for s in streams)

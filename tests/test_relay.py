@@ -8,7 +8,8 @@ import re
 import httpx2
 import pytest
 
-from streamchat.relay import relay_chat
+from streamchat.relay.ndjson import relay
+from streamchat.relay.protocols import ChatProtocol
 from tests.conftest import sse_body
 from tests.fake_upstream import chunk_payload, reply_payloads
 
@@ -16,7 +17,7 @@ PAYLOADS = reply_payloads("chatcmpl-1", ["Hel", "lo", " wörld ✓"])
 
 
 def run(source) -> bytes:
-    return b"".join(relay_chat(source))
+    return b"".join(relay(source, ChatProtocol()))
 
 
 def lines(output: bytes) -> list[bytes]:
@@ -49,13 +50,13 @@ def test_done_is_not_forwarded_and_ends_the_stream():
 
 
 def test_one_read_with_several_events_goes_out_as_one_write():
-    writes = list(relay_chat([sse_body(PAYLOADS)]))
+    writes = list(relay([sse_body(PAYLOADS)], ChatProtocol()))
     assert len(writes) == 1
 
 
 def test_silence_becomes_a_blank_heartbeat_line_in_place():
     body = sse_body(PAYLOADS)
-    writes = list(relay_chat([None, body[:10], None, body[10:]]))
+    writes = list(relay([None, body[:10], None, body[10:]], ChatProtocol()))
     assert writes[0] == b"\n"
     assert writes[1] == b"\n"  # the first read held no whole event yet
     assert b"".join(writes[2:]) == b"".join(p + b"\n" for p in PAYLOADS)
@@ -158,9 +159,9 @@ def test_closing_the_relay_closes_its_source():
         finally:
             closed.append(True)
 
-    relay = relay_chat(source())
-    next(relay)
-    relay.close()
+    lines_out = relay(source(), ChatProtocol())
+    next(lines_out)
+    lines_out.close()
     assert closed == [True]
 
 
@@ -180,8 +181,10 @@ def test_closing_the_relay_closes_its_source():
 def test_one_event_per_read_gives_what_the_general_path_gives(events):
     # The relay has a fast path for a read that is exactly one event; the same bytes
     # delivered one at a time always take the general path.
-    whole = b"".join(relay_chat(iter(events)))
-    byte_by_byte = b"".join(relay_chat(iter([b[i : i + 1] for b in events for i in range(len(b))])))
+    whole = b"".join(relay(iter(events), ChatProtocol()))
+    byte_by_byte = b"".join(
+        relay(iter([b[i : i + 1] for b in events for i in range(len(b))]), ChatProtocol())
+    )
     random_id = re.compile(rb"chatcmpl-streamchat-[0-9a-f]{32}")  # error lines' own ids
     assert random_id.sub(b"ID", whole) == random_id.sub(b"ID", byte_by_byte)
     assert b"sk-" not in whole

@@ -10,8 +10,8 @@ import time
 import httpx2
 import pytest
 
-from streamchat.shutdown import drain, margin_for
-from streamchat.streams import OpenStreams
+from streamchat.worker.admission import OpenStreams
+from streamchat.worker.shutdown import drain, margin_for
 from tests.conftest import TEST_API_KEY, start_gunicorn, wait_for
 from tests.fake_upstream import FakeUpstream, Script, reply_payloads
 

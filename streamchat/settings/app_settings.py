@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from click import ClickException
+from .values import SettingsError, boolean, choice, integer, number, text
 
 DEFAULT_MODEL = "gpt-5.4-mini"
 DEFAULT_SYSTEM_PROMPT = (
@@ -20,18 +20,6 @@ DEFAULT_SYSTEM_PROMPT = (
 # tokens/s each) keep a relay delay p99 of 1-6 ms, as without the burst. At 150 that
 # p99 rose to 21-26 ms: setting up and refusing requests competes with relaying.
 DEFAULT_MAX_STREAMS_PER_WORKER = 100
-
-
-class SettingsError(ValueError, ClickException):
-    """A configuration value is malformed; the message names the variable.
-
-    Also a ClickException, so ``flask run`` prints it as one ``Error:`` line instead of
-    a traceback (wsgi.py does the same for gunicorn).
-    """
-
-    def __init__(self, message: str) -> None:
-        ValueError.__init__(self, message)
-        ClickException.__init__(self, message)
 
 
 @dataclass(frozen=True)
@@ -76,59 +64,6 @@ class Settings:
         return f"Settings(openai_api_key={shown}, model={self.openai_model!r}, ...)"
 
 
-def _text(source: Mapping[str, Any], name: str, default: str | None) -> str | None:
-    value = source.get(name)
-    if value is None:
-        return default
-    value = str(value).strip()
-    return value or default
-
-
-def _number(source: Mapping[str, Any], name: str, default: float, *, minimum: float) -> float:
-    raw = _text(source, name, None)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
-    if not value >= minimum or value == float("inf"):
-        raise SettingsError(f"{name} must be a finite number >= {minimum:g}, got {raw!r}")
-    return value
-
-
-def _integer(source: Mapping[str, Any], name: str, default: int, *, minimum: int) -> int:
-    raw = _text(source, name, None)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
-    if value < minimum:
-        raise SettingsError(f"{name} must be >= {minimum}, got {raw!r}")
-    return value
-
-
-def _boolean(source: Mapping[str, Any], name: str, default: bool) -> bool:
-    raw = _text(source, name, None)
-    if raw is None:
-        return default
-    lowered = raw.lower()
-    if lowered in {"1", "true", "yes", "on"}:
-        return True
-    if lowered in {"0", "false", "no", "off"}:
-        return False
-    raise SettingsError(f"{name} must be true or false, got {raw!r}")
-
-
-def _choice(source: Mapping[str, Any], name: str, default: str, allowed: tuple[str, ...]) -> str:
-    raw = _text(source, name, default)
-    if raw not in allowed:
-        raise SettingsError(f"{name} must be one of {', '.join(allowed)}, got {raw!r}")
-    return raw
-
-
 def _rate_limit(source: Mapping[str, Any]) -> str:
     from limits import parse_many  # only needed here, at start-up
 
@@ -146,9 +81,9 @@ def _rate_limit(source: Mapping[str, Any]) -> str:
 
 
 def _storage_uri(source: Mapping[str, Any]) -> str:
-    value = _text(source, "RATELIMIT_STORAGE_URI", "memory://")
+    value = text(source, "RATELIMIT_STORAGE_URI", "memory://")
     # The scheme is checked here; whether its client library is installed is checked
-    # when the limiter builds its storage (streamchat.ratelimit), also at start-up.
+    # when the limiter builds its storage (streamchat.web.ratelimit), also at start-up.
     if "://" not in value:
         raise SettingsError(
             f"RATELIMIT_STORAGE_URI must look like memory:// or redis://host:6379, got {value!r}"
@@ -169,7 +104,7 @@ def _origins(source: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 def _base_url(source: Mapping[str, Any]) -> str | None:
-    raw = _text(source, "OPENAI_BASE_URL", None)
+    raw = text(source, "OPENAI_BASE_URL", None)
     if raw is None:
         return None
     parts = urlsplit(raw)
@@ -185,34 +120,34 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
     source: dict[str, Any] = dict(os.environ)
     source.update(overrides or {})
 
-    model = _text(source, "OPENAI_MODEL", DEFAULT_MODEL)
+    model = text(source, "OPENAI_MODEL", DEFAULT_MODEL)
     listed = [m.strip() for m in str(source.get("OPENAI_MODELS") or "").split(",") if m.strip()]
     # The default model is always allowed and always first, so the picker opens on it.
     models = tuple(dict.fromkeys([model, *listed]))
 
     return Settings(
-        openai_api_key=_text(source, "OPENAI_API_KEY", None),
+        openai_api_key=text(source, "OPENAI_API_KEY", None),
         openai_base_url=_base_url(source),
         openai_model=model,
         openai_models=models,
-        openai_max_retries=_integer(source, "OPENAI_MAX_RETRIES", 2, minimum=0),
-        openai_stream_usage=_boolean(source, "OPENAI_STREAM_USAGE", True),
-        system_prompt=_text(source, "SYSTEM_PROMPT", DEFAULT_SYSTEM_PROMPT),
-        heartbeat_seconds=_number(source, "HEARTBEAT_SECONDS", 15.0, minimum=0.01),
-        upstream_connect_timeout_seconds=_number(
+        openai_max_retries=integer(source, "OPENAI_MAX_RETRIES", 2, minimum=0),
+        openai_stream_usage=boolean(source, "OPENAI_STREAM_USAGE", True),
+        system_prompt=text(source, "SYSTEM_PROMPT", DEFAULT_SYSTEM_PROMPT),
+        heartbeat_seconds=number(source, "HEARTBEAT_SECONDS", 15.0, minimum=0.01),
+        upstream_connect_timeout_seconds=number(
             source, "UPSTREAM_CONNECT_TIMEOUT_SECONDS", 10.0, minimum=0.01
         ),
-        upstream_read_timeout_seconds=_number(
+        upstream_read_timeout_seconds=number(
             source, "UPSTREAM_READ_TIMEOUT_SECONDS", 120.0, minimum=0.01
         ),
-        max_content_length=_integer(source, "MAX_CONTENT_LENGTH", 1_000_000, minimum=1024),
-        max_messages=_integer(source, "MAX_MESSAGES", 100, minimum=1),
-        max_message_chars=_integer(source, "MAX_MESSAGE_CHARS", 32_000, minimum=1),
-        max_total_chars=_integer(source, "MAX_TOTAL_CHARS", 200_000, minimum=1),
-        demo_tokens_per_second=_number(source, "DEMO_TOKENS_PER_SECOND", 40.0, minimum=0.1),
-        chat_api=_choice(source, "CHAT_API", "chat", ("chat", "responses")),
-        max_output_tokens=_integer(source, "MAX_OUTPUT_TOKENS", 4096, minimum=0),
-        max_tokens_field=_choice(
+        max_content_length=integer(source, "MAX_CONTENT_LENGTH", 1_000_000, minimum=1024),
+        max_messages=integer(source, "MAX_MESSAGES", 100, minimum=1),
+        max_message_chars=integer(source, "MAX_MESSAGE_CHARS", 32_000, minimum=1),
+        max_total_chars=integer(source, "MAX_TOTAL_CHARS", 200_000, minimum=1),
+        demo_tokens_per_second=number(source, "DEMO_TOKENS_PER_SECOND", 40.0, minimum=0.1),
+        chat_api=choice(source, "CHAT_API", "chat", ("chat", "responses")),
+        max_output_tokens=integer(source, "MAX_OUTPUT_TOKENS", 4096, minimum=0),
+        max_tokens_field=choice(
             source,
             "MAX_TOKENS_FIELD",
             "max_completion_tokens",
@@ -220,14 +155,14 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
         ),
         rate_limit=_rate_limit(source),
         ratelimit_storage_uri=_storage_uri(source),
-        trusted_proxy_count=_integer(source, "TRUSTED_PROXY_COUNT", 0, minimum=0),
+        trusted_proxy_count=integer(source, "TRUSTED_PROXY_COUNT", 0, minimum=0),
         allowed_origins=_origins(source),
-        ready_timeout_seconds=_number(source, "READY_TIMEOUT_SECONDS", 3.0, minimum=0.1),
-        ready_cache_seconds=_number(source, "READY_CACHE_SECONDS", 10.0, minimum=0.0),
-        max_streams_per_worker=_integer(
+        ready_timeout_seconds=number(source, "READY_TIMEOUT_SECONDS", 3.0, minimum=0.1),
+        ready_cache_seconds=number(source, "READY_CACHE_SECONDS", 10.0, minimum=0.0),
+        max_streams_per_worker=integer(
             source, "MAX_STREAMS_PER_WORKER", DEFAULT_MAX_STREAMS_PER_WORKER, minimum=1
         ),
-        log_level=_choice(
+        log_level=choice(
             source, "LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
         ),
     )

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from flask import request
 
-from .errors import ApiError
+from ..errors import ApiError
 
 _FROM_OUR_PAGE = {"same-origin", "none"}  # "none": typed in the address bar, a bookmark
 

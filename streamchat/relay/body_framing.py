@@ -1,6 +1,6 @@
 """HTTP/1.1 response body framing (RFC 9112 section 6), undone incrementally.
 
-streamchat.direct_body reads a streamed body off the socket itself; these turn the
+streamchat.relay.direct_body reads a streamed body off the socket itself; these turn the
 bytes it reads into body bytes. h11 does the same job but builds an event per chunk and
 runs its state machine twice per token: about a tenth of the relay's whole cost per
 chunk. These do only what a response body needs. The status line and headers are still

@@ -10,9 +10,9 @@ from flask_limiter import Limiter, RequestLimit
 from flask_limiter.util import get_remote_address
 from limits.errors import ConfigurationError
 
-from .errors import ApiError
-from .handlers import json_error
-from .settings import Settings, SettingsError
+from ..errors import ApiError
+from ..settings import Settings, SettingsError
+from .errors import json_error
 
 
 def _too_many_requests(limit: RequestLimit):

@@ -1,4 +1,4 @@
-"""Health checks for load balancers and platforms: alive, and ready to serve."""
+"""Whether the upstream answers: what /readyz reports, asked at most once per TTL."""
 
 from __future__ import annotations
 
@@ -6,9 +6,6 @@ import threading
 import time
 
 import openai
-from flask import Blueprint, current_app, jsonify
-
-health = Blueprint("health", __name__)
 
 
 class ReadinessCheck:
@@ -46,22 +43,3 @@ class ReadinessCheck:
         except openai.APIError:
             return "upstream_unreachable"
         return None
-
-
-@health.get("/healthz")
-def healthz():
-    """The process is alive and serving requests."""
-    return jsonify(status="ok")
-
-
-@health.get("/readyz")
-def readyz():
-    """Ready for traffic: config valid (or we would not be running), not shutting down,
-    and the upstream answers."""
-    runtime = current_app.extensions["streamchat"]
-    if runtime.streams.draining:
-        return jsonify(status="not_ready", reason="shutting_down"), 503
-    reason = runtime.readiness.reason_not_ready()
-    if reason:
-        return jsonify(status="not_ready", reason=reason), 503
-    return jsonify(status="ready")

@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from .errors import bad_request
-from .settings import Settings
+from ..errors import bad_request
+from ..settings import Settings
+from ..upstream.streams import ChatRequest
 
 CLIENT_ROLES = ("user", "assistant")
-
-
-@dataclass(frozen=True)
-class ChatRequest:
-    """A validated request: the model to use and the conversation, system prompt first."""
-
-    model: str
-    messages: list[dict[str, str]]
 
 
 def _check_text(content: str, where: str) -> None:

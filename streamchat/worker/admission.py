@@ -1,4 +1,5 @@
-"""The streams one worker is relaying right now, and ending them when it shuts down."""
+"""Admission: the streams one worker is relaying right now, up to its limit, and ending
+them when it shuts down."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Protocol
 
 
 class Endable(Protocol):
-    """What the registry needs of a stream (streamchat.upstream.UpstreamStream)."""
+    """What the registry needs of a stream (streamchat.upstream.streams.UpstreamStream)."""
 
     def end_for_shutdown(self) -> None: ...
 

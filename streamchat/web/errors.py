@@ -1,4 +1,5 @@
-"""Error handlers: every error leaves as the JSON shape of DESIGN.md section 3."""
+"""Error handlers: every error leaves as the JSON shape (docs/architecture.md, "Wire
+protocol"), never a traceback or an HTML page."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import logging
 from flask import Flask, g, jsonify
 from werkzeug.exceptions import HTTPException
 
-from .errors import ApiError
+from ..errors import ApiError
 
 
 def json_error(error: ApiError):

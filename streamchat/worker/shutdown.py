@@ -13,6 +13,8 @@ import time
 
 import gevent
 
+from ..runtime import runtime_of
+
 log = logging.getLogger("streamchat.shutdown")
 
 
@@ -34,7 +36,7 @@ def drain(streams, grace: float) -> None:
 
 def drain_on_sigterm(worker) -> None:
     """Chain our drain onto the gunicorn worker's own SIGTERM handler."""
-    streams = worker.wsgi.extensions["streamchat"].streams
+    streams = runtime_of(worker.wsgi).streams
     grace = float(worker.cfg.graceful_timeout)
     gunicorn_handler = signal.getsignal(signal.SIGTERM)
 

@@ -1,51 +1,30 @@
-"""Builds the OpenAI client and opens streamed requests on it."""
+"""Opens streamed requests upstream through the SDK, and holds each open response.
+
+The view hands a validated ChatRequest to ``open_chat_stream`` or
+``open_responses_stream``; the UpstreamStream they return gives the relay its body
+bytes and is closed when the stream ends, however it ends.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import httpx2
 import openai
 
-from .demo import DEMO_BASE_URL, DemoTransport
-from .direct_body import direct_body
-from .errors import bad_upstream_reply, from_upstream_exception
-from .pools import upstream_http_client
-from .pump import with_heartbeats
-from .relay import UpstreamEventError
-from .settings import Settings
-from .validation import ChatRequest
-
-# Not a secret: the demo transport never leaves the process and ignores it.
-_DEMO_API_KEY = "demo-model-no-key"
+from ..relay.protocols import UpstreamEventError
+from ..relay.source import read_body
+from ..settings import Settings
+from .refusals import bad_upstream_reply, from_upstream_exception
 
 
-def build_client(settings: Settings, http_client: httpx2.Client | None = None) -> openai.OpenAI:
-    """The sync OpenAI client the app uses for every request, built once in create_app.
+@dataclass(frozen=True)
+class ChatRequest:
+    """A validated request: the model to use and the conversation, system prompt first."""
 
-    With no API key the client talks to the in-process demo model, so the whole path
-    but the network hop is the real one.
-    """
-    timeout = httpx2.Timeout(
-        connect=settings.upstream_connect_timeout_seconds,
-        read=settings.upstream_read_timeout_seconds,
-        write=30.0,
-        pool=settings.upstream_connect_timeout_seconds,
-    )
-    if settings.demo and http_client is None:
-        http_client = httpx2.Client(transport=DemoTransport(settings.demo_tokens_per_second))
-    elif http_client is None:
-        # Each open stream holds one pooled connection. The SDK's default pool (1,000)
-        # would turn streams past it into a silent wait for a connection, so the pools
-        # follow MAX_STREAMS_PER_WORKER.
-        http_client = upstream_http_client(settings.max_streams_per_worker)
-    return openai.OpenAI(
-        api_key=settings.openai_api_key or _DEMO_API_KEY,
-        base_url=settings.openai_base_url if not settings.demo else DEMO_BASE_URL,
-        timeout=timeout,
-        max_retries=settings.openai_max_retries,
-        http_client=http_client,
-    )
+    model: str
+    messages: list[dict[str, str]]
 
 
 class ServerShuttingDown(UpstreamEventError):
@@ -69,15 +48,10 @@ class UpstreamStream:
 
     def body(self, heartbeat_seconds: float, read_timeout_seconds: float) -> Iterator[bytes | None]:
         """Raw body bytes as they arrive, and ``None`` after each ``heartbeat_seconds``
-        of silence. Read straight off the socket where streamchat.direct_body can;
-        otherwise through ``iter_bytes()`` (which also undoes a content-encoding) and a
-        reader greenlet. ``self.direct`` says which.
+        of silence, from the per-chunk path's seam (streamchat.relay.source): straight
+        off the socket where it can, else the fallback. ``self.direct`` says which.
         """
-        http_response = self._response
-        source = direct_body(http_response, heartbeat_seconds, read_timeout_seconds)
-        self.direct = source is not None
-        if source is None:
-            source = with_heartbeats(http_response.iter_bytes(), heartbeat_seconds)
+        source, self.direct = read_body(self._response, heartbeat_seconds, read_timeout_seconds)
         return self._ended_by_us_or_upstream(source)
 
     def _ended_by_us_or_upstream(self, source: Iterator[bytes | None]) -> Iterator[bytes | None]:
@@ -105,7 +79,7 @@ class UpstreamStream:
             self._response.close()
 
 
-def _open(client: openai.OpenAI, path: str, body: dict) -> UpstreamStream:
+def open_stream(client: openai.OpenAI, path: str, body: dict) -> UpstreamStream:
     """POST ``body`` to ``path`` with streaming on and return the open, unread response.
 
     ``client.post`` with ``cast_to=httpx2.Response`` is the SDK's documented way to send a
@@ -141,7 +115,7 @@ def open_chat_stream(
         # OpenAI's reasoning models take only max_completion_tokens; Ollama and some
         # other servers only max_tokens. MAX_TOKENS_FIELD says which.
         body[settings.max_tokens_field] = settings.max_output_tokens
-    return _open(client, "/chat/completions", body)
+    return open_stream(client, "/chat/completions", body)
 
 
 def open_responses_stream(
@@ -162,4 +136,4 @@ def open_responses_stream(
     }
     if settings.max_output_tokens:
         body["max_output_tokens"] = settings.max_output_tokens
-    return _open(client, "/responses", body)
+    return open_stream(client, "/responses", body)

@@ -62,7 +62,7 @@ class RequestRecord:
     chunks: int = 0
     bytes: int = 0
     usage: dict | None = None
-    upstream_read: str | None = None  # "direct" or "fallback": see streamchat.direct_body
+    upstream_read: str | None = None  # "direct" or "fallback": see streamchat.relay.source
     logged: bool = False
 
     def sent(self, piece: bytes, heartbeat: bool) -> None:

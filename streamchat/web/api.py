@@ -1,21 +1,24 @@
-"""HTTP routes: the chat page and the streaming chat endpoint. Kept thin on purpose."""
+"""The streaming API routes, /api/chat and /api/responses. Kept thin on purpose: each
+step is a call into the layer that owns it (docs/architecture.md, "Request
+lifecycle")."""
 
 from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, current_app, render_template, request, stream_with_context
+from flask import Blueprint, Response, request, stream_with_context
 from werkzeug.wsgi import ClosingIterator
 
-from .client_socket import client_socket, has_left
-from .errors import ApiError
+from ..errors import ApiError
+from ..relay.client_socket import client_socket, has_left
+from ..relay.ndjson import HEARTBEAT_LINE, relay
+from ..relay.protocols import ChatProtocol, ResponsesProtocol
+from ..runtime import current_runtime
+from ..upstream.streams import open_chat_stream, open_responses_stream
 from .origin import check_same_origin
-from .relay import HEARTBEAT_LINE, ChatProtocol, ResponsesProtocol, relay
 from .requestlog import current_record
-from .upstream import open_chat_stream, open_responses_stream
 from .validation import validate_chat_request
 
-page = Blueprint("page", __name__)
 api = Blueprint("api", __name__)
 
 STREAM_HEADERS = {
@@ -23,10 +26,6 @@ STREAM_HEADERS = {
     # nginx and similar proxies buffer responses unless told not to.
     "X-Accel-Buffering": "no",
 }
-
-
-def _runtime():
-    return current_app.extensions["streamchat"]
 
 
 def read_json_body() -> object:
@@ -47,19 +46,6 @@ def read_json_body() -> object:
         ) from None
 
 
-@page.get("/")
-def index():
-    """The chat page; it learns the models and demo mode from data attributes."""
-    settings = _runtime().settings
-    return render_template(
-        "index.html",
-        demo=settings.demo,
-        models=list(settings.openai_models),
-        default_model=settings.openai_model,
-        api=settings.chat_api,
-    )
-
-
 # Long enough for a few replies of this worker to finish; short enough to feel like a
 # pause. Behind a load balancer the retry may well land on another worker.
 BUSY_RETRY_AFTER_SECONDS = 3
@@ -69,7 +55,7 @@ _OUTCOMES = {None: "completed", "server_shutting_down": "server_shutdown"}
 
 def _stream(open_stream, protocol):
     """Validate, open the upstream, and answer with the relay as a streamed response."""
-    runtime = _runtime()
+    runtime = current_runtime()
     record = current_record()
     if runtime.streams.draining:
         raise ApiError(
@@ -114,7 +100,7 @@ def _stream(open_stream, protocol):
                 settings.heartbeat_seconds, settings.upstream_read_timeout_seconds
             )
             # Which read path served it: "fallback" on a real upstream means a library
-            # upgrade has turned the fast path off (streamchat.direct_body).
+            # upgrade has turned the fast path off (streamchat.relay.direct_body).
             record.upstream_read = "direct" if upstream.direct else "fallback"
             for piece in relay(source, protocol):
                 heartbeat = piece is HEARTBEAT_LINE
@@ -146,7 +132,7 @@ def _stream(open_stream, protocol):
 @api.before_request
 def refuse_cross_site_requests():
     """Browsers may call the API from our own page only."""
-    check_same_origin(_runtime().settings.allowed_origins)
+    check_same_origin(current_runtime().settings.allowed_origins)
 
 
 @api.post("/api/chat")

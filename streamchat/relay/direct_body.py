@@ -4,7 +4,7 @@ Going through ``Response.iter_bytes()`` costs each chunk a trip through httpx2's
 decoders and stream wrappers, httpcore2's read loop (exception mapping, a timeout set
 per read) and a hand-over from a reader greenlet to the relay. For a token stream that
 is most of the relay's CPU. Here the relay's own greenlet reads the connection's socket
-and undoes the body framing with streamchat.body_framing. When a chunked body has been
+and undoes the body framing with streamchat.relay.body_framing. When a chunked body has been
 read to its clean end, the connection's h11 parser is told so (as an empty chunked
 body), which leaves the connection in the state httpcore2 expects: reusable by the pool.
 

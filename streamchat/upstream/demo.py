@@ -13,6 +13,8 @@ import uuid
 
 import httpx2
 
+from ..settings import DEFAULT_MODEL
+
 DEMO_BASE_URL = "http://demo-model.invalid/v1"
 _TOKEN = re.compile(r"\s*\S+")
 _FIRST_TOKEN_DELAY = 0.15  # a real model takes a moment before its first token
@@ -29,7 +31,7 @@ def demo_reply(question: str) -> str:
         f"You asked:\n\n{quoted}\n\n"
         "To talk to a real model, set a key and restart the server:\n\n"
         "```bash\nexport OPENAI_API_KEY=...        # your OpenAI key\n"
-        "export OPENAI_MODEL=gpt-5.4-mini   # optional\n```\n\n"
+        f"export OPENAI_MODEL={DEFAULT_MODEL}   # optional\n```\n\n"
         "Or point it at a local OpenAI-compatible server:\n\n"
         "- **Ollama**: `OPENAI_BASE_URL=http://127.0.0.1:11434/v1`, "
         "`OPENAI_API_KEY=ollama`, `OPENAI_MODEL=llama3.2`\n"

@@ -1,0 +1,46 @@
+"""What one app instance holds for its requests, and the one typed way to reach it.
+
+``create_app`` builds a Runtime once (settings, the SDK client, this worker's open
+streams, the readiness check) and installs it on the app; views and hooks reach it
+with ``current_runtime()`` (in a request) or ``runtime_of(app)`` (outside one, e.g.
+gunicorn's worker hooks). Anyone may import this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import openai
+from flask import Flask, current_app
+
+from .settings import Settings
+from .upstream.readiness import ReadinessCheck
+from .worker.admission import OpenStreams
+
+_EXTENSION = "streamchat"
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What the views need, built once per app: settings, the upstream client, this
+    worker's open streams and the readiness check."""
+
+    settings: Settings
+    client: openai.OpenAI
+    streams: OpenStreams
+    readiness: ReadinessCheck
+
+
+def install_runtime(app: Flask, runtime: Runtime) -> None:
+    """Make ``runtime`` the one ``app`` serves with."""
+    app.extensions[_EXTENSION] = runtime
+
+
+def runtime_of(app: Flask) -> Runtime:
+    """The Runtime ``create_app`` installed on ``app``."""
+    return app.extensions[_EXTENSION]
+
+
+def current_runtime() -> Runtime:
+    """The Runtime of the app handling the current request."""
+    return runtime_of(current_app)

@@ -1,0 +1,10 @@
+"""The upstream side: the OpenAI SDK client and what it talks to.
+
+Holds the client built once per app (``client``), its connection pools (``pools``),
+opening streamed requests and the open response (``streams``), the answers for
+refusals before a stream starts (``refusals``), the readiness check (``readiness``)
+and the built-in offline demo model (``demo``).
+
+It may import streamchat.settings, streamchat.errors and streamchat.relay (to read a
+body). streamchat.web, streamchat.runtime and app.py import it; it imports no Flask.
+"""

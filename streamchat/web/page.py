@@ -1,0 +1,23 @@
+"""The chat page: server-rendered markup that tells the page's modules what they need."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template
+
+from ..runtime import current_runtime
+
+page = Blueprint("page", __name__)
+
+
+@page.get("/")
+def index():
+    """The chat page: the models and the API to use ride on data attributes; the demo
+    badge shows when no key is set."""
+    settings = current_runtime().settings
+    return render_template(
+        "index.html",
+        demo=settings.demo,
+        models=list(settings.openai_models),
+        default_model=settings.openai_model,
+        api=settings.chat_api,
+    )
