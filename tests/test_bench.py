@@ -30,6 +30,9 @@ def test_quick_benchmark_run(tmp_path, report):
         sys.executable, "-m", "bench.run", "--quick",
         "--n", ",".join(map(str, N_VALUES)), "--tokens", str(TOKENS), "--interval-ms", "10",
         "--admission-capacity", "3", "--out", str(out),
+        # The plot needs the bench extra (requirements-bench.txt), which the test install
+        # leaves out; ./scripts/bench draws it.
+        "--no-plot",
     ]  # fmt: skip
     finished = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=90)
     assert finished.returncode == 0, finished.stderr[-3000:]
@@ -53,8 +56,7 @@ def test_quick_benchmark_run(tmp_path, report):
 
     markdown = (out / "bench.md").read_text()
     assert "| app | 5 |" in markdown and "Admission" in markdown
-    png = (out / "bench.png").read_bytes()
-    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 1000
+    assert not (out / "bench.png").exists()  # --no-plot: nothing needs matplotlib
     report(f"bench smoke run took {results['meta']['total_wall_s']} s")
 
 
