@@ -16,8 +16,8 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from tests.browser.conftest import launch_chromium  # noqa: E402
-from tests.conftest import start_gunicorn  # noqa: E402
+from tests.support.browser import launch_chromium  # noqa: E402
+from tests.support.launch import start_gunicorn  # noqa: E402
 
 STREAMING_SIGN = "export OPENAI_API_KEY"  # the code block is open, more is on its way
 

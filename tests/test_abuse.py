@@ -7,10 +7,7 @@ import pytest
 from flask import g
 
 from streamchat.settings import SettingsError
-from tests.conftest import sse_body
-from tests.fake_upstream import reply_payloads
-
-CHAT = {"messages": [{"role": "user", "content": "hello"}]}
+from tests.support.payloads import CHAT, reply_payloads, sse_body
 
 
 def ok_upstream(request):

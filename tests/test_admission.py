@@ -11,11 +11,12 @@ import httpx2
 import pytest
 
 from streamchat.worker.admission import OpenStreams
-from tests.conftest import run_threads, start_gunicorn_against, wait_for
-from tests.fake_upstream import FakeUpstream, Script, reply_payloads
+from tests.support.fake_upstream import FakeUpstream, Script
+from tests.support.launch import start_gunicorn_against
+from tests.support.payloads import CHAT, reply_payloads
+from tests.support.waiting import run_threads, wait_for
 
 LIMIT = 3
-CHAT = {"messages": [{"role": "user", "content": "hello"}]}
 WORDS = [f"w{i} " for i in range(30)]
 
 
@@ -62,6 +63,7 @@ def stream_whole(url: str, out: list, opened: threading.Event | None = None) -> 
         out.append((r.status_code, lines))
 
 
+@pytest.mark.server
 def test_past_the_limit_requests_get_503_at_once_and_admitted_streams_finish(server, upstream):
     url = server.url + "/api/chat"
     before = len(upstream.records)
@@ -101,6 +103,7 @@ def test_past_the_limit_requests_get_503_at_once_and_admitted_streams_finish(ser
     assert wait_for(lambda: httpx2.post(url, json=CHAT, timeout=30).status_code == 200, 10)
 
 
+@pytest.mark.server
 def test_requests_that_fail_before_streaming_give_their_place_back(server, upstream):
     url = server.url + "/api/chat"
     with httpx2.Client(timeout=10) as http:

@@ -8,11 +8,10 @@ import httpx2
 import pytest
 from werkzeug.test import EnvironBuilder
 
-from tests.conftest import TEST_API_KEY, sse_body
-from tests.fake_upstream import reply_payloads
+from tests.support.environment import TEST_API_KEY
+from tests.support.payloads import CHAT, chat_body, reply_payloads, sse_body
 
 PAYLOADS = reply_payloads("chatcmpl-api", ["Stream", "ing", " works"])
-CHAT = {"messages": [{"role": "user", "content": "hello"}]}
 
 
 def sse_handler(payloads=PAYLOADS, **kwargs):
@@ -87,9 +86,9 @@ def test_model_from_allow_list_is_used(make_app):
         ({"messages": "hi"}, "invalid_messages"),
         ({"messages": [{"role": "system", "content": "obey me"}]}, "invalid_role"),
         ({"messages": [{"role": "tool", "content": "x"}]}, "invalid_role"),
-        ({"messages": [{"role": "user", "content": 5}]}, "invalid_content"),
-        ({"messages": [{"role": "user", "content": "a\u0000b"}]}, "invalid_content"),
-        ({"messages": [{"role": "user", "content": "\ud800"}]}, "invalid_content"),
+        (chat_body(5), "invalid_content"),
+        (chat_body("a\u0000b"), "invalid_content"),
+        (chat_body("\ud800"), "invalid_content"),
         ({"messages": [{"role": "assistant", "content": "hi"}]}, "invalid_messages"),
         ({**CHAT, "model": "not-allowed"}, "model_not_allowed"),
         ({**CHAT, "model": 3}, "model_not_allowed"),
@@ -123,8 +122,7 @@ def test_invalid_json_is_400(client, raw):
 
 def test_body_over_the_limit_is_413(make_app):
     app = make_app(sse_handler(), MAX_CONTENT_LENGTH="2048")
-    big = {"messages": [{"role": "user", "content": "x" * 5000}]}
-    response = app.test_client().post("/api/chat", json=big)
+    response = app.test_client().post("/api/chat", json=chat_body("x" * 5000))
     assert response.status_code == 413
     assert "error" in response.get_json()
 

@@ -12,18 +12,20 @@ import json
 import random
 import subprocess
 import sys
-from pathlib import Path
+
+import pytest
 
 from bench.floor import NdjsonFromSse
 from bench.http1 import LAST_CHUNK, ChunkedDecoder, frame_chunk
 from bench.loadgen import StreamResult, _StreamClient
 from bench.stats import delays_once_all_open
+from tests.support.environment import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 N_VALUES = (1, 5)
 TOKENS = 20
 
 
+@pytest.mark.server  # runs bench/ in a subprocess
 def test_quick_benchmark_run(tmp_path, report):
     out = tmp_path / "results"
     command = [
@@ -133,6 +135,7 @@ def test_profile_groups_counts_every_sample_once():
     assert shares["other"] == 1
 
 
+@pytest.mark.server  # runs bench/ in a subprocess
 def test_request_cost_prices_each_layer(report):
     finished = subprocess.run(
         [sys.executable, "-m", "bench.request_cost"],
@@ -152,6 +155,7 @@ def test_request_cost_prices_each_layer(report):
     report("request cost ms: " + ", ".join(f"{k} {v}" for k, v in costs.items()))
 
 
+@pytest.mark.server  # runs bench/ in a subprocess
 def test_micro_benchmarks_run_and_report_each_figure(report):
     # A subprocess: bench.micro patches the process with gevent, as a worker is.
     finished = subprocess.run(

@@ -1,10 +1,10 @@
 """The relay's fast read path (streamchat.relay.direct_body): when it is taken, that it reads
 exactly what the public path would, and that it falls back when it must.
 
-A raw socket server on 127.0.0.1 writes scripted bytes, so framing, timing and how the
-connection ends are all under the test's control. These run in plain threads; the same
-code under gevent is covered by tests/gevent_direct_check.py below and by every test
-that goes through gunicorn.
+A raw socket server on 127.0.0.1 (tests.support.raw_server) writes scripted bytes, so
+framing, timing and how the connection ends are all under the test's control. These run
+in plain threads; the same code under gevent is covered by
+tests/support/gevent_direct_check.py below and by every test that goes through gunicorn.
 """
 
 from __future__ import annotations
@@ -12,15 +12,11 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import select
-import shutil
 import socket
 import ssl
 import subprocess
 import sys
-import threading
 import time
-from pathlib import Path
 
 import h11
 import httpx2
@@ -30,139 +26,19 @@ import pytest
 from streamchat.relay import direct_body
 from streamchat.relay.ndjson import relay
 from streamchat.relay.protocols import ChatProtocol
-from streamchat.upstream.streams import UpstreamStream, open_stream
-from tests.conftest import ROOT, TEST_API_KEY, sse_body
-
-HEADERS_CHUNKED = (
-    b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+from streamchat.upstream.streams import UpstreamStream
+from tests.support.environment import ROOT, TEST_API_KEY
+from tests.support.payloads import numbered_chunk, sse_body
+from tests.support.raw_server import (
+    HEADERS_CHUNKED,
+    RawServer,
+    chunk,
+    client_for,
+    make_tls,
+    open_test_stream,
 )
 
-
-def chunk(data: bytes) -> bytes:
-    return b"%x\r\n%s\r\n" % (len(data), data)
-
-
-def payload(i: int, finish: bool = False) -> bytes:
-    delta = {} if finish else {"content": f"t{i} "}
-    return json.dumps(
-        {
-            "id": "chatcmpl-direct",
-            "object": "chat.completion.chunk",
-            "choices": [{"index": 0, "delta": delta, "finish_reason": "stop" if finish else None}],
-        },
-        separators=(",", ":"),
-    ).encode()
-
-
-class RawServer:
-    """Serves scripted raw bytes: each connection gets the next script, one step per
-    request on it; a step is a list of writes, a float is a pause, None hangs up."""
-
-    def __init__(self, *scripts: list, tls: ssl.SSLContext | None = None) -> None:
-        self.scripts = list(scripts)
-        self.tls = tls
-        self.connections = 0
-        self.requests = 0
-        self.peer_closed = threading.Event()
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self._listener.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    @property
-    def base_url(self) -> str:
-        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}/v1"
-
-    def _serve(self) -> None:
-        while self.scripts:
-            conn, _ = self._listener.accept()
-            self.connections += 1
-            threading.Thread(
-                target=self._answer, args=(conn, self.scripts.pop(0)), daemon=True
-            ).start()
-
-    def _read_request(self, conn: socket.socket, buffered: bytes) -> bytes | None:
-        while b"\r\n\r\n" not in buffered:
-            data = conn.recv(65536)
-            if not data:
-                return None
-            buffered += data
-        head, _, rest = buffered.partition(b"\r\n\r\n")
-        length = int(
-            next(
-                (
-                    line.split(b":")[1]
-                    for line in head.split(b"\r\n")
-                    if line.lower().startswith(b"content-length")
-                ),
-                b"0",
-            )
-        )
-        while len(rest) < length:
-            rest += conn.recv(65536)
-        return rest[length:]
-
-    def _answer(self, conn: socket.socket, steps: list) -> None:
-        buffered = b""
-        if self.tls:
-            conn = self.tls.wrap_socket(conn, server_side=True)
-        with conn:
-            for step in steps:
-                buffered = self._read_request(conn, buffered)
-                if buffered is None:
-                    return
-                self.requests += 1
-                for write in step:
-                    if write is None:
-                        return
-                    if isinstance(write, float) and self.tls:
-                        time.sleep(write)
-                        continue
-                    if isinstance(write, float):
-                        # A pause that notices the client hanging up meanwhile.
-                        readable, _, _ = select.select([conn], [], [], write)
-                        if readable and not conn.recv(65536, socket.MSG_PEEK):
-                            self.peer_closed.set()
-                            return
-                        continue
-                    try:
-                        conn.sendall(write)
-                    except OSError:
-                        self.peer_closed.set()
-                        return
-            conn.settimeout(5)
-            try:
-                while conn.recv(65536):
-                    pass
-            except OSError:
-                pass
-            self.peer_closed.set()
-
-
-def make_tls(folder: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
-    """A throwaway certificate for 127.0.0.1: (server context, client context trusting it).
-    openssl comes with Debian's ca-certificates, which the SDK's TLS needs anyway."""
-    if shutil.which("openssl") is None:
-        if os.environ.get("CI") == "true":
-            raise RuntimeError("openssl is needed for the TLS tests")
-        pytest.skip("openssl not installed")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
-    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    server.load_cert_chain(cert, key)
-    return server, ssl.create_default_context(cafile=str(cert))
-
-
-def client_for(server: RawServer, **options) -> openai.OpenAI:
-    return openai.OpenAI(api_key=TEST_API_KEY, base_url=server.base_url, max_retries=0, **options)
-
-
-def open_test_stream(client: openai.OpenAI) -> UpstreamStream:
-    return open_stream(client, "/chat/completions", {"model": "m", "messages": [], "stream": True})
+GEVENT_CHECK = ROOT / "tests" / "support" / "gevent_direct_check.py"
 
 
 def read_all(stream: UpstreamStream, beat: float = 5.0, limit: float = 10.0) -> list:
@@ -170,7 +46,7 @@ def read_all(stream: UpstreamStream, beat: float = 5.0, limit: float = 10.0) -> 
 
 
 def test_chunked_body_is_read_directly_byte_for_byte():
-    events = sse_body([payload(0), payload(1), payload(2, finish=True)])
+    events = sse_body([numbered_chunk(0), numbered_chunk(1), numbered_chunk(2, finish=True)])
     first, rest = events[:50], events[50:]
     # The first body bytes come in the same packet as the headers (h11 has buffered
     # them before the takeover), the next chunk arrives split, with a pause between.
@@ -201,7 +77,7 @@ def test_chunked_body_is_read_directly_byte_for_byte():
     ["content-length", "close-delimited"],
 )
 def test_other_framings_are_read_whole(framing):
-    events = sse_body([payload(0), payload(1, finish=True)])
+    events = sse_body([numbered_chunk(0), numbered_chunk(1, finish=True)])
     head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
     if framing == "content-length":
         head += b"content-length: %d\r\n" % len(events)
@@ -214,11 +90,11 @@ def test_other_framings_are_read_whole(framing):
     assert stream.direct is True
     assert b"".join(pieces) == events
     lines = b"".join(relay(iter(pieces), ChatProtocol())).splitlines()
-    assert lines == [payload(0), payload(1, finish=True)]
+    assert lines == [numbered_chunk(0), numbered_chunk(1, finish=True)]
 
 
 def test_silence_gives_heartbeats_then_a_read_timeout():
-    server = RawServer([[HEADERS_CHUNKED + chunk(sse_body([payload(0)], done=False)), 5.0]])
+    server = RawServer([[HEADERS_CHUNKED + chunk(sse_body([numbered_chunk(0)], done=False)), 5.0]])
     client = client_for(server)  # kept: a collected client closes its pool
     stream = open_test_stream(client)
     started = time.monotonic()
@@ -229,14 +105,14 @@ def test_silence_gives_heartbeats_then_a_read_timeout():
     elapsed = time.monotonic() - started
     stream.close()
     assert stream.direct is True
-    assert seen[0][0] == sse_body([payload(0)], done=False)
+    assert seen[0][0] == sse_body([numbered_chunk(0)], done=False)
     beats = [at for piece, at in seen if piece is None]
     assert len(beats) == 3, seen  # at ~0.2, 0.4, 0.6 s; the timeout at ~0.7 s
     assert 0.15 <= beats[0] <= 0.5
     assert 0.6 <= elapsed <= 2.0
 
 
-EVENTS = sse_body([payload(0), payload(1, finish=True)])
+EVENTS = sse_body([numbered_chunk(0), numbered_chunk(1, finish=True)])
 WHOLE = chunk(EVENTS[:40]) + chunk(EVENTS[40:]) + b"0\r\n\r\n"
 
 
@@ -264,7 +140,7 @@ def test_a_body_read_to_its_end_leaves_the_connection_reusable(writes, connectio
 
 
 def test_closing_mid_body_closes_the_connection():
-    server = RawServer([[HEADERS_CHUNKED + chunk(sse_body([payload(0)], done=False)), 5.0]])
+    server = RawServer([[HEADERS_CHUNKED + chunk(sse_body([numbered_chunk(0)], done=False)), 5.0]])
     client = client_for(server)  # kept: a collected client closes its pool
     stream = open_test_stream(client)
     body = stream.body(5.0, 10.0)
@@ -275,18 +151,18 @@ def test_closing_mid_body_closes_the_connection():
 
 
 def test_a_body_cut_mid_chunk_is_an_error_the_relay_reports():
-    events = sse_body([payload(0)], done=False)
+    events = sse_body([numbered_chunk(0)], done=False)
     server = RawServer([[HEADERS_CHUNKED + chunk(events) + b"200\r\n" + b"data: {", None]])
     client = client_for(server)  # kept: a collected client closes its pool
     stream = open_test_stream(client)
     lines = b"".join(relay(stream.body(5.0, 10.0), ChatProtocol())).splitlines()
     assert stream.direct is True
-    assert lines[0] == payload(0)
+    assert lines[0] == numbered_chunk(0)
     assert json.loads(lines[-1])["error"]["code"] == "upstream_disconnected"
 
 
 def test_an_encoded_body_takes_the_public_path():
-    events = sse_body([payload(0, finish=True)])
+    events = sse_body([numbered_chunk(0, finish=True)])
     packed = gzip.compress(events)
     head = (
         b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-encoding: gzip\r\n"
@@ -300,7 +176,7 @@ def test_an_encoded_body_takes_the_public_path():
 
 
 def test_an_in_process_transport_takes_the_public_path():
-    events = sse_body([payload(0, finish=True)])
+    events = sse_body([numbered_chunk(0, finish=True)])
     transport = httpx2.MockTransport(
         lambda request: httpx2.Response(
             200, headers={"content-type": "text/event-stream"}, content=events
@@ -319,7 +195,7 @@ def test_an_in_process_transport_takes_the_public_path():
 def test_when_the_libraries_change_shape_the_public_path_still_serves(monkeypatch):
     # What an upgrade that renames a private class looks like from here.
     monkeypatch.setattr(direct_body, "PoolByteStream", type("Renamed", (), {}))
-    events = sse_body([payload(0, finish=True)])
+    events = sse_body([numbered_chunk(0, finish=True)])
     server = RawServer([[HEADERS_CHUNKED + chunk(events) + b"0\r\n\r\n"]])
     client = client_for(server)  # kept: a collected client closes its pool
     stream = open_test_stream(client)
@@ -327,15 +203,15 @@ def test_when_the_libraries_change_shape_the_public_path_still_serves(monkeypatc
     assert stream.direct is False
 
 
+@pytest.mark.server  # openssl makes the certificate
 def test_a_tls_body_is_read_directly_with_heartbeats(tmp_path):
     server_tls, client_tls = make_tls(tmp_path)
-    events = sse_body([payload(0), payload(1, finish=True)])
+    events = sse_body([numbered_chunk(0), numbered_chunk(1, finish=True)])
     server = RawServer(
         [[HEADERS_CHUNKED, 0.05, chunk(events[:30]), 0.5, chunk(events[30:]), b"0\r\n\r\n"]],
         tls=server_tls,
     )
-    http = httpx2.Client(verify=client_tls)
-    client = openai.OpenAI(api_key=TEST_API_KEY, base_url=server.base_url, http_client=http)
+    client = client_for(server, http_client=httpx2.Client(verify=client_tls))
     stream = open_test_stream(client)
     pieces = list(stream.body(0.2, 5.0))
     assert stream.direct is True
@@ -350,7 +226,7 @@ def test_the_fast_path_is_taken_with_the_pinned_libraries():
     """If this fails after an upgrade, the app still works (fallback), only slower:
     update streamchat.relay.direct_body for the new httpx2/httpcore2 layout."""
     server = RawServer(
-        [[HEADERS_CHUNKED + chunk(sse_body([payload(0, finish=True)])) + b"0\r\n\r\n"]]
+        [[HEADERS_CHUNKED + chunk(sse_body([numbered_chunk(0, finish=True)])) + b"0\r\n\r\n"]]
     )
     client = client_for(server)  # kept: a collected client closes its pool
     stream = open_test_stream(client)
@@ -361,11 +237,12 @@ def test_the_fast_path_is_taken_with_the_pinned_libraries():
     assert isinstance(parser, h11.Connection) and isinstance(sock, socket.socket)
 
 
+@pytest.mark.server
 def test_under_gevent_heartbeats_timeouts_and_closing_from_another_greenlet():
     """The gevent reader (one lazy timer per stream, no socket timeout) in a process
-    patched as gunicorn's worker is: see tests/gevent_direct_check.py."""
+    patched as gunicorn's worker is: see tests/support/gevent_direct_check.py."""
     done = subprocess.run(
-        [sys.executable, str(ROOT / "tests" / "gevent_direct_check.py")],
+        [sys.executable, str(GEVENT_CHECK)],
         capture_output=True,
         text=True,
         timeout=60,

@@ -10,10 +10,14 @@ import time
 import httpx2
 import pytest
 
-from tests.conftest import TEST_API_KEY, run_threads, start_gunicorn_against, wait_for
-from tests.fake_upstream import FakeUpstream, Script, chunk_payload, reply_payloads
+from tests.support.environment import TEST_API_KEY
+from tests.support.fake_upstream import FakeUpstream, Script
+from tests.support.launch import PROBE_APP, start_gunicorn_against
+from tests.support.payloads import CHAT, chat_body, chunk_payload, reply_payloads
+from tests.support.waiting import run_threads, wait_for
 
-CHAT = {"messages": [{"role": "user", "content": "hello"}]}
+pytestmark = pytest.mark.server
+
 READ_TIMEOUT = 1.0
 HEARTBEAT = 0.3
 
@@ -28,7 +32,7 @@ def upstream():
 def server(upstream):
     server = start_gunicorn_against(
         upstream.base_url,
-        "tests.probe_wsgi:app",
+        PROBE_APP,
         UPSTREAM_READ_TIMEOUT_SECONDS=str(READ_TIMEOUT),
         HEARTBEAT_SECONDS=str(HEARTBEAT),
     )
@@ -242,18 +246,19 @@ def test_a_thousand_aborted_streams_leave_nothing_running(server, upstream, repo
 
 # --- bad input through the real server ------------------------------------------------
 
+
+def encoded(body: dict) -> bytes:
+    return json.dumps(body).encode()
+
+
 BAD_REQUESTS = [
     (b"not json", "application/json", 400),
     (b"[" * 50_000, "application/json", 400),
     (b'{"messages": [{"role": "system", "content": "x"}]}', "application/json", 400),
-    (b'{"messages": [{"role": "user", "content": "a\\u0000b"}]}', "application/json", 400),
-    (b'{"messages": [{"role": "user", "content": "\\ud800"}]}', "application/json", 400),
-    (b'{"messages": [{"role": "user", "content": "hi"}]}', "text/plain", 415),
-    (
-        b'{"messages": [{"role": "user", "content": "' + b"x" * 1_100_000 + b'"}]}',
-        "application/json",
-        413,
-    ),
+    (encoded(chat_body("a\u0000b")), "application/json", 400),
+    (encoded(chat_body("\ud800")), "application/json", 400),
+    (encoded(chat_body("hi")), "text/plain", 415),
+    (encoded(chat_body("x" * 1_100_000)), "application/json", 413),
 ]
 
 

@@ -11,11 +11,14 @@ import time
 import httpx2
 import pytest
 
-from tests.conftest import TEST_API_KEY, free_port, start_gunicorn
-from tests.fake_upstream import FakeUpstream, Script, reply_payloads
+from tests.support.fake_upstream import FakeUpstream, Script
+from tests.support.launch import free_port, start_gunicorn_against
+from tests.support.payloads import chat_body, reply_payloads
+
+pytestmark = pytest.mark.server
 
 LIMIT = 4
-CHAT = {"messages": [{"role": "user", "content": "hi"}]}
+CHAT = chat_body("hi")
 
 
 def start_redis() -> tuple[str, subprocess.Popen]:
@@ -61,12 +64,7 @@ def upstream():
 
 def pair(upstream, **settings):
     return [
-        start_gunicorn(
-            OPENAI_API_KEY=TEST_API_KEY,
-            OPENAI_BASE_URL=upstream.base_url,
-            RATE_LIMIT=f"{LIMIT}/minute",
-            **settings,
-        )
+        start_gunicorn_against(upstream.base_url, RATE_LIMIT=f"{LIMIT}/minute", **settings)
         for _ in range(2)
     ]
 

@@ -10,16 +10,13 @@ import time
 import httpx2
 import pytest
 
-from tests.conftest import (
-    TEST_API_KEY,
-    run_threads,
-    start_flask_run,
-    start_gunicorn,
-    wait_for,
-)
-from tests.fake_upstream import Script, reply_payloads
+from tests.support.environment import TEST_API_KEY
+from tests.support.fake_upstream import Script
+from tests.support.launch import start_flask_run, start_gunicorn, upstream_settings
+from tests.support.payloads import CHAT, reply_payloads
+from tests.support.waiting import run_threads, wait_for
 
-CHAT = {"messages": [{"role": "user", "content": "hello"}]}
+pytestmark = pytest.mark.server
 
 
 def stream(url: str, body=CHAT, close_after: int | None = None):
@@ -144,11 +141,7 @@ def test_demo_model_streams_chunks_over_time_through_gunicorn(demo_server, repor
 
 
 def test_flask_run_serves_the_same_app_with_streaming(fake_upstream):
-    server = start_flask_run(
-        OPENAI_API_KEY=TEST_API_KEY,
-        OPENAI_BASE_URL=fake_upstream.base_url,
-        HEARTBEAT_SECONDS="0.4",
-    )
+    server = start_flask_run(**upstream_settings(fake_upstream.base_url, HEARTBEAT_SECONDS="0.4"))
     try:
         payloads = reply_payloads("chatcmpl-flask", ["one", " two"])
         fake_upstream.script = Script(payloads=payloads, first_delay=1.0, pauses={2: 1.0})

@@ -9,18 +9,20 @@ import time
 import httpx2
 import pytest
 
-from tests.conftest import TEST_API_KEY, start_gunicorn
-from tests.fake_upstream import FakeUpstream, Script, chunk_payload, reply_payloads
+from tests.support.environment import TEST_API_KEY
+from tests.support.fake_upstream import FakeUpstream, Script
+from tests.support.launch import start_gunicorn_against
+from tests.support.payloads import chat_body, chunk_payload, reply_payloads, usage_payload
+
+pytestmark = pytest.mark.server
 
 CONTENT_MARKER = "please-never-log-this-sentence"
-USAGE = b'{"id":"chatcmpl-log","object":"chat.completion.chunk","choices":[],"usage":' + (
-    b'{"prompt_tokens":11,"completion_tokens":3,"total_tokens":14}}'
-)
+USAGE = usage_payload("chatcmpl-log", 11, 3)
 
 
 def chat(model: str, request_id: str | None = None) -> dict:
     return {
-        "json": {"messages": [{"role": "user", "content": CONTENT_MARKER}], "model": model},
+        "json": chat_body(CONTENT_MARKER, model),
         "headers": {"X-Request-ID": request_id} if request_id else {},
     }
 
@@ -34,11 +36,8 @@ def logged():
             "broken": Script(payloads=[chunk_payload("chatcmpl-log", "a")], send_done=False),
             "slow": Script(payloads=reply_payloads("chatcmpl-log", ["x"] * 200), interval=0.05),
         }
-        server = start_gunicorn(
-            OPENAI_API_KEY=TEST_API_KEY,
-            OPENAI_BASE_URL=upstream.base_url,
-            OPENAI_MODEL="ok",
-            OPENAI_MODELS="broken,slow",
+        server = start_gunicorn_against(
+            upstream.base_url, OPENAI_MODEL="ok", OPENAI_MODELS="broken,slow"
         )
         responses = {}
         with httpx2.Client(timeout=30) as http:

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import httpx2
-import openai
 
 from streamchat.relay import direct_body
 from streamchat.upstream.pools import SPARE_CONNECTIONS, RoundRobinTransport, upstream_http_client
 from streamchat.upstream.streams import open_stream
-from tests.conftest import TEST_API_KEY, sse_body
-from tests.test_direct_body import HEADERS_CHUNKED, RawServer, chunk, payload
-
-BODY = {"model": "m", "messages": [], "stream": True}
+from tests.support.payloads import UPSTREAM_CHAT_REQUEST, numbered_chunk, sse_body
+from tests.support.raw_server import HEADERS_CHUNKED, RawServer, chunk, client_for
 
 
 def pools_of(client: httpx2.Client) -> list[httpx2.HTTPTransport]:
@@ -33,22 +30,24 @@ def test_pools_hold_a_connection_for_every_stream_place():
 
 def test_a_pool_holding_more_than_its_share_never_makes_a_stream_wait():
     places = 40  # two pools, keeping 28 idle connections each
-    step = [HEADERS_CHUNKED + chunk(sse_body([payload(0)], done=False)), 10.0]
+    step = [HEADERS_CHUNKED + chunk(sse_body([numbered_chunk(0)], done=False)), 10.0]
     server = RawServer(*[[step] for _ in range(60)])
-    client = openai.OpenAI(
-        api_key=TEST_API_KEY,
-        base_url=server.base_url,
-        max_retries=0,
+    client = client_for(
+        server,
         http_client=upstream_http_client(places),
         timeout=httpx2.Timeout(5.0, pool=1.0),  # a wait for a connection fails fast
     )
-    streams = [open_stream(client, "/chat/completions", BODY) for _ in range(places)]
+    streams = [
+        open_stream(client, "/chat/completions", UPSTREAM_CHAT_REQUEST) for _ in range(places)
+    ]
     try:
         # The streams that went to the second pool end; the next 20 take the pools in
         # turn, so the first pool ends up holding 30 of the 40 open streams.
         for stream in streams[1::2]:
             stream.close()
-        streams = streams[::2] + [open_stream(client, "/chat/completions", BODY) for _ in range(20)]
+        streams = streams[::2] + [
+            open_stream(client, "/chat/completions", UPSTREAM_CHAT_REQUEST) for _ in range(20)
+        ]
         assert len(streams) == places and server.connections == 60
     finally:
         for stream in streams:
@@ -70,13 +69,13 @@ def test_requests_take_the_pools_in_turn_and_close_closes_them_all():
 
 def test_as_many_streams_as_places_open_at_once_and_are_read_directly():
     places = 40  # two pools
-    step = [HEADERS_CHUNKED + chunk(sse_body([payload(0)], done=False)), 10.0]
+    step = [HEADERS_CHUNKED + chunk(sse_body([numbered_chunk(0)], done=False)), 10.0]
     server = RawServer(*[[step] for _ in range(places)])
     http = upstream_http_client(places)
-    client = openai.OpenAI(
-        api_key=TEST_API_KEY, base_url=server.base_url, max_retries=0, http_client=http
-    )
-    streams = [open_stream(client, "/chat/completions", BODY) for _ in range(places)]
+    client = client_for(server, http_client=http)
+    streams = [
+        open_stream(client, "/chat/completions", UPSTREAM_CHAT_REQUEST) for _ in range(places)
+    ]
     try:
         assert server.connections == places
         assert all(direct_body._parser_and_socket(s._response) for s in streams)

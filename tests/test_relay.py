@@ -10,8 +10,7 @@ import pytest
 
 from streamchat.relay.ndjson import relay
 from streamchat.relay.protocols import ChatProtocol
-from tests.conftest import sse_body
-from tests.fake_upstream import chunk_payload, reply_payloads
+from tests.support.payloads import chunk_payload, reply_payloads, sse_body
 
 PAYLOADS = reply_payloads("chatcmpl-1", ["Hel", "lo", " wörld ✓"])
 

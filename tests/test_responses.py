@@ -11,6 +11,7 @@ import pytest
 from streamchat.relay.ndjson import relay
 from streamchat.relay.protocols import ResponsesProtocol
 from streamchat.upstream.demo import DemoTransport
+from tests.support.payloads import CHAT, chat_body
 
 
 def event(kind: str, sequence: int, **fields) -> bytes:
@@ -25,7 +26,6 @@ EVENTS = [
     event("response.output_text.delta", 2, item_id="m", output_index=0, content_index=0, delta="!"),
     event("response.completed", 3, response={"id": "resp_1", "status": "completed", "error": None}),
 ]
-CHAT = {"messages": [{"role": "user", "content": "hello"}]}
 
 
 def sse_events(events: list[bytes]) -> bytes:
@@ -124,7 +124,7 @@ def demo_sdk_client() -> openai.OpenAI:
 
 
 def test_demo_responses_stream_is_accepted_by_the_sdks_own_accumulator():
-    messages = [{"role": "user", "content": "Say hi"}]
+    messages = chat_body("Say hi")["messages"]
     with demo_sdk_client().responses.stream(model="m", input=messages, instructions="x") as s:
         deltas = [e.delta for e in s if e.type == "response.output_text.delta"]
         final = s.get_final_response()
@@ -135,7 +135,7 @@ def test_demo_responses_stream_is_accepted_by_the_sdks_own_accumulator():
 
 
 def test_demo_chat_stream_is_accepted_by_the_sdks_own_accumulator():
-    messages = [{"role": "user", "content": "Say hi"}]
+    messages = chat_body("Say hi")["messages"]
     with demo_sdk_client().chat.completions.stream(model="m", messages=messages) as s:
         deltas = [e.delta for e in s if e.type == "content.delta"]
         final = s.get_final_completion()

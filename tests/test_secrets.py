@@ -8,8 +8,11 @@ import json
 import httpx2
 import pytest
 
-from tests.conftest import start_gunicorn_against
-from tests.fake_upstream import FakeUpstream, Script, reply_payloads, responses_payloads
+from tests.support.fake_upstream import FakeUpstream, Script
+from tests.support.launch import start_gunicorn_against
+from tests.support.payloads import chat_body, reply_payloads, responses_payloads
+
+pytestmark = pytest.mark.server
 
 # Distinct from the other tests' key so a hit here means this key, this test.
 SECRET = "test-key-not-real-SECRET-9f8e7d6c5b4a"
@@ -86,8 +89,7 @@ def test_the_key_appears_in_no_response_header_page_or_log_line(leaky):
             else:
                 paths = ["/api/responses" if model.startswith("responses-") else "/api/chat"]
             for path in paths:
-                body = {"messages": [{"role": "user", "content": "hi"}], "model": model}
-                response = http.post(server.url + path, json=body)
+                response = http.post(server.url + path, json=chat_body("hi", model))
                 seen.append(
                     f"{path} {model} {response.status_code} {response.headers} {response.text}"
                 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from streamchat.settings import DEFAULT_MODEL, SettingsError, load_settings
+from tests.support.environment import TEST_API_KEY
 
 
 def test_defaults_run_the_demo_model():
@@ -38,6 +39,6 @@ def test_bad_value_names_the_variable(name, value):
 
 
 def test_repr_never_shows_the_key():
-    settings = load_settings({"OPENAI_API_KEY": "test-key-not-real-0123456789"})
+    settings = load_settings({"OPENAI_API_KEY": TEST_API_KEY})
     assert "0123456789" not in repr(settings)
     assert not settings.demo

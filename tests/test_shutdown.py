@@ -12,8 +12,10 @@ import pytest
 
 from streamchat.worker.admission import OpenStreams
 from streamchat.worker.shutdown import drain, margin_for
-from tests.conftest import TEST_API_KEY, start_gunicorn, wait_for
-from tests.fake_upstream import FakeUpstream, Script, reply_payloads
+from tests.support.fake_upstream import FakeUpstream, Script
+from tests.support.launch import start_gunicorn_against
+from tests.support.payloads import chat_body, reply_payloads
+from tests.support.waiting import wait_for
 
 GRACE = 4.0
 SHORT = reply_payloads("chatcmpl-short", [f"s{i} " for i in range(8)])
@@ -22,7 +24,7 @@ LONG = reply_payloads("chatcmpl-long", [f"l{i} " for i in range(300)])
 
 def read_stream(url: str, model: str, out: dict) -> None:
     lines, times = [], []
-    body = {"messages": [{"role": "user", "content": "hi"}], "model": model}
+    body = chat_body("hi", model)
     try:
         with httpx2.Client(timeout=30) as http, http.stream("POST", url, json=body) as r:
             out["status"] = r.status_code
@@ -34,15 +36,15 @@ def read_stream(url: str, model: str, out: dict) -> None:
     out["lines"], out["times"] = lines, times
 
 
+@pytest.mark.server
 def test_sigterm_lets_short_streams_finish_and_ends_long_ones_with_an_error_line():
     with FakeUpstream() as upstream:
         upstream.scripts = {
             "short": Script(payloads=SHORT, interval=0.15),  # ~1.4 s
             "long": Script(payloads=LONG, interval=0.1),  # ~30 s: longer than the grace
         }
-        server = start_gunicorn(
-            OPENAI_API_KEY=TEST_API_KEY,
-            OPENAI_BASE_URL=upstream.base_url,
+        server = start_gunicorn_against(
+            upstream.base_url,
             OPENAI_MODEL="short",
             OPENAI_MODELS="long",
             GRACEFUL_TIMEOUT=str(int(GRACE)),
@@ -63,9 +65,7 @@ def test_sigterm_lets_short_streams_finish_and_ends_long_ones_with_an_error_line
         server.process.send_signal(signal.SIGTERM)
         time.sleep(1.5)  # the worker notices within its 1 s loop and stops accepting
         try:
-            late = httpx2.post(
-                url, json={"messages": [{"role": "user", "content": "x"}]}, timeout=3
-            )
+            late = httpx2.post(url, json=chat_body("x"), timeout=3)
             late_status = late.status_code
         except httpx2.HTTPError:
             late_status = None  # refused or never answered: also "no new stream"
@@ -127,9 +127,7 @@ def test_margin_leaves_time_to_write_the_last_line(grace, margin):
 def test_a_draining_worker_answers_new_requests_503(make_app):
     app = make_app(lambda request: httpx2.Response(500))
     app.extensions["streamchat"].streams.draining = True
-    response = app.test_client().post(
-        "/api/chat", json={"messages": [{"role": "user", "content": "x"}]}
-    )
+    response = app.test_client().post("/api/chat", json=chat_body("x"))
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "2"
     assert response.get_json()["error"]["code"] == "server_shutting_down"

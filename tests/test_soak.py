@@ -15,8 +15,12 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from tests.conftest import run_threads, start_gunicorn_against, wait_for
-from tests.fake_upstream import FakeUpstream, Script, reply_payloads
+from tests.support.fake_upstream import FakeUpstream, Script
+from tests.support.launch import PROBE_APP, start_gunicorn_against
+from tests.support.payloads import chat_body, reply_payloads
+from tests.support.waiting import run_threads, wait_for
+
+pytestmark = pytest.mark.server
 
 CLIENTS = 200
 SOAK_SECONDS = 30.0
@@ -61,7 +65,7 @@ def one_stream(port: int, model: str, leave_after: int | None) -> tuple[str, str
     """Run one stream; return (outcome, problem or None)."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
     try:
-        body = json.dumps({"messages": [{"role": "user", "content": "soak"}], "model": model})
+        body = json.dumps(chat_body("soak", model))
         connection.request("POST", "/api/chat", body, {"Content-Type": "application/json"})
         response = connection.getresponse()
         if response.status != 200:
@@ -109,7 +113,7 @@ def test_soak_two_hundred_streams_with_faults_and_departures(report):
         upstream.scripts = SCRIPTS
         server = start_gunicorn_against(
             upstream.base_url,
-            "tests.probe_wsgi:app",
+            PROBE_APP,
             OPENAI_MODEL="ok",
             OPENAI_MODELS=",".join(SCRIPTS),
             UPSTREAM_READ_TIMEOUT_SECONDS="2",

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import time
 
-from tests.browser.conftest import ChatPage, open_chat_page
-from tests.conftest import wait_for
+from tests.support.browser import ChatPage, open_chat_page
+from tests.support.waiting import wait_for
 
 WORDS = [f"word{i} " for i in range(40)]  # fake upstream: ~1.2 s at 30 ms a word
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import sys
 
-from tests.conftest import start_gunicorn, start_gunicorn_against
-from tests.fake_upstream import FakeUpstream, Script, reply_payloads, responses_payloads
+from tests.support.fake_upstream import FakeUpstream, Script
+from tests.support.launch import start_gunicorn, start_gunicorn_against
+from tests.support.payloads import reply_payloads, responses_payloads
 
 WORDS = ["Inter", "op", " wörks", " ✓"]
 

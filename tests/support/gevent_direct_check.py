@@ -1,7 +1,8 @@
 """Runs streamchat.relay.direct_body's gevent reader in a process patched the way gunicorn's
 gevent worker patches itself, and prints what it saw as one JSON line.
 
-Run by tests/test_direct_body.py (a separate process, since patching is for good).
+Run by tests/test_direct_body.py as a script (a separate process, since patching is for
+good); not a module to import.
 """
 
 from gevent import monkey
@@ -18,20 +19,18 @@ from pathlib import Path  # noqa: E402
 
 import gevent  # noqa: E402
 import httpx2  # noqa: E402
-import openai  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent))
 
 from streamchat.relay.direct_body import _wait_then_recv  # noqa: E402
-from tests.conftest import sse_body  # noqa: E402
-from tests.test_direct_body import (  # noqa: E402
+from tests.support.payloads import numbered_chunk, sse_body  # noqa: E402
+from tests.support.raw_server import (  # noqa: E402
     HEADERS_CHUNKED,
     RawServer,
     chunk,
     client_for,
     make_tls,
     open_test_stream,
-    payload,
 )
 
 
@@ -74,9 +73,10 @@ def tries_per_read() -> float:
 
 
 def main() -> None:
+    """Read scripted bodies the ways a gevent worker does and print what was seen."""
     results: dict = {}
-    events = sse_body([payload(0), payload(1, finish=True)])
-    first = sse_body([payload(0)], done=False)
+    events = sse_body([numbered_chunk(0), numbered_chunk(1, finish=True)])
+    first = sse_body([numbered_chunk(0)], done=False)
     server = RawServer(
         [[HEADERS_CHUNKED, 0.05, chunk(events[:25]), 0.05, chunk(events[25:]), b"0\r\n\r\n"]],
         [[HEADERS_CHUNKED + chunk(first), 5.0]],
@@ -135,9 +135,7 @@ def main() -> None:
             tls=server_tls,
         )
         http = httpx2.Client(verify=client_tls)
-        tls_client = openai.OpenAI(
-            api_key="test-key-not-real", base_url=tls_server.base_url, http_client=http
-        )
+        tls_client = client_for(tls_server, http_client=http)
         stream = open_test_stream(tls_client)
         pieces = list(stream.body(0.2, 5.0))
         results["tls_direct"] = stream.direct

@@ -1,5 +1,6 @@
-"""gunicorn entry for leak tests: the real app from wsgi.py plus a route that counts
-what a stream could leave behind (live greenlets, open file descriptors)."""
+"""gunicorn entry for leak tests (tests.support.launch.PROBE_APP): the real app from wsgi.py
+plus a route that counts what a stream could leave behind (live greenlets, open file
+descriptors)."""
 
 import gc
 import os

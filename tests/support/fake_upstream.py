@@ -1,9 +1,10 @@
 """A scriptable OpenAI-compatible upstream on 127.0.0.1 for integration tests.
 
 Each request to ``/v1/chat/completions`` is answered by the current ``Script``: a status,
-then SSE events written one by one with pauses, as chunked HTTP. It records every
-request and when each streamed connection was closed by the peer, so tests can check
-that the app stops the upstream when its client leaves.
+then SSE events written one by one with pauses, as chunked HTTP (the payloads come from
+tests.support.payloads). It records every request and when each streamed connection was
+closed by the peer, so tests can check that the app stops the upstream when its client
+leaves.
 """
 
 from __future__ import annotations
@@ -17,78 +18,6 @@ import struct
 import threading
 import time
 from dataclasses import dataclass, field
-
-
-def chunk_payload(
-    stream_id: str, content: str | None = None, finish: str | None = None, role: str | None = None
-) -> bytes:
-    """One chat.completion.chunk as compact JSON bytes, like OpenAI sends."""
-    delta = {} if content is None else {"content": content}
-    if role:
-        delta = {"role": role, **delta}
-    body = {
-        "id": stream_id,
-        "object": "chat.completion.chunk",
-        "created": 1700000000,
-        "model": "fake-model",
-        "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
-    }
-    return json.dumps(body, separators=(",", ":")).encode()
-
-
-def reply_payloads(stream_id: str, words: list[str]) -> list[bytes]:
-    """A whole reply as OpenAI streams it: a role chunk (openai-node's accumulator
-    requires one), one chunk per word, then a finish chunk."""
-    return [
-        chunk_payload(stream_id, "", role="assistant"),
-        *(chunk_payload(stream_id, w) for w in words),
-        chunk_payload(stream_id, None, "stop"),
-    ]
-
-
-def responses_payloads(response_id: str, words: list[str]) -> list[bytes]:
-    """A whole Responses API stream for a one-message reply of ``words``."""
-    text = "".join(words)
-    item = {"id": "msg_1", "type": "message", "role": "assistant"}
-    part = {"type": "output_text", "text": text, "annotations": []}
-    where = {"item_id": "msg_1", "output_index": 0, "content_index": 0}
-
-    def response(status: str, output: list) -> dict:
-        return {
-            "id": response_id,
-            "object": "response",
-            "status": status,
-            "model": "fake-model",
-            "output": output,
-            "error": None,
-            "usage": None,
-        }
-
-    events = [
-        {"type": "response.created", "response": response("in_progress", [])},
-        {
-            "type": "response.output_item.added",
-            "output_index": 0,
-            "item": {**item, "status": "in_progress", "content": []},
-        },
-        {"type": "response.content_part.added", **where, "part": {**part, "text": ""}},
-        *({"type": "response.output_text.delta", **where, "delta": w} for w in words),
-        {"type": "response.output_text.done", **where, "text": text},
-        {"type": "response.content_part.done", **where, "part": part},
-        {
-            "type": "response.output_item.done",
-            "output_index": 0,
-            "item": {**item, "status": "completed", "content": [part]},
-        },
-        {
-            "type": "response.completed",
-            "response": response("completed", [{**item, "status": "completed", "content": [part]}]),
-        },
-    ]
-    return [
-        json.dumps({**e, "sequence_number": n}, separators=(",", ":")).encode()
-        for n, e in enumerate(events)
-    ]
 
 
 @dataclass
