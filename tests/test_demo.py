@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 
+from tests.support.payloads import chat_body
+
 
 def stream_lines(client, content="What is 2 + 2?"):
-    response = client.post("/api/chat", json={"messages": [{"role": "user", "content": content}]})
+    response = client.post("/api/chat", json=chat_body(content))
     assert response.status_code == 200
     return [json.loads(line) for line in response.data.split(b"\n") if line]
 
@@ -34,7 +36,8 @@ def test_demo_reply_says_what_it_is_echoes_the_question_and_how_to_switch(client
     assert "OPENAI_BASE_URL=http://127.0.0.1:11434/v1" in text
 
 
-def test_page_shows_the_demo_badge(client):
+def test_page_shows_the_demo_badge_only_on_the_demo_model(client, make_app):
     html = client.get("/").data.decode()
     assert 'id="demo-badge"' in html
-    assert 'data-demo="true"' in html
+    with_key = make_app().test_client().get("/").data.decode()  # a key is set: no demo
+    assert "demo-badge" not in with_key

@@ -1,0 +1,189 @@
+// streamchat wire: from a fetch body of NDJSON lines to page events, for either API.
+//
+// No DOM here, on purpose: Node imports this file as it is (tests/node/wire.test.mjs),
+// so everything below runs on the same fetch, ReadableStream and TextDecoder the
+// browser has. Imported by controller.js (streamReply) and by the tests (all exports).
+
+/**
+ * Yield each parsed NDJSON object from a fetch body, as the lines arrive.
+ * Blank lines are the server's heartbeats and are skipped. Only "\n" ends a line: a
+ * "\r" before it is JSON whitespace, and U+2028 inside a string is content.
+ * @param {ReadableStream<Uint8Array>} body
+ * @returns {AsyncGenerator<any>}
+ * @throws {SyntaxError} on a line that is not JSON
+ */
+export async function* readNdjson(body) {
+  const reader = body.getReader();
+  // stream: true keeps a multi-byte character split across reads intact.
+  const decoder = new TextDecoder("utf-8");
+  let pending = "";
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      pending += decoder.decode(value, { stream: true });
+      const lines = pending.split("\n");
+      pending = lines.pop();
+      for (const line of lines) {
+        if (line.trim()) yield JSON.parse(line); // blank lines are heartbeats
+      }
+    }
+    pending += decoder.decode();
+    if (pending.trim()) yield JSON.parse(pending);
+  } finally {
+    // Leaving early (an error line, a bad line) must still close the connection.
+    reader.cancel().catch(() => {});
+  }
+}
+
+const LENGTH_LIMIT = "The reply reached the model's length limit.";
+const CONTENT_FILTER = "The provider's content filter ended the reply.";
+
+/**
+ * One adapter per API. `events(line)` turns one parsed line into page events:
+ *   {type: "text", text} · {type: "usage", usage: {input, output, total}}
+ *   {type: "end"} (finished normally) · {type: "incomplete", message} · {type: "error", message}
+ * A body that ends without "end", "incomplete" or "error" was cut off.
+ */
+export const ADAPTERS = {
+  chat: {
+    endpoint: "/api/chat",
+    events(line) {
+      // In-band failure after the start: {"choices": [], "error": {...}}.
+      if (line.error) return [{ type: "error", message: line.error.message }];
+      const out = [];
+      for (const choice of line.choices || []) {
+        const text = choice.delta && choice.delta.content;
+        if (text) out.push({ type: "text", text });
+        if (choice.finish_reason === "length") {
+          out.push({ type: "incomplete", message: LENGTH_LIMIT });
+        } else if (choice.finish_reason === "content_filter") {
+          out.push({ type: "incomplete", message: CONTENT_FILTER });
+        } else if (choice.finish_reason) {
+          out.push({ type: "end" });
+        }
+      }
+      // The usage chunk has "choices": [] and comes after the finish chunk.
+      const u = line.usage;
+      if (u) out.push(usageEvent(u.prompt_tokens, u.completion_tokens, u.total_tokens));
+      return out;
+    },
+  },
+  responses: {
+    endpoint: "/api/responses",
+    events(line) {
+      const response = line.response || {};
+      const u = response.usage;
+      const usage = u ? [usageEvent(u.input_tokens, u.output_tokens, u.total_tokens)] : [];
+      switch (line.type) {
+        case "response.output_text.delta":
+          return line.delta ? [{ type: "text", text: line.delta }] : [];
+        case "response.completed":
+          return [...usage, { type: "end" }];
+        case "response.incomplete": {
+          const reason = response.incomplete_details && response.incomplete_details.reason;
+          const message =
+            reason === "max_output_tokens"
+              ? LENGTH_LIMIT
+              : `The reply is incomplete${reason ? ` (${reason})` : ""}.`;
+          return [...usage, { type: "incomplete", message }];
+        }
+        case "response.failed":
+          return [{ type: "error", message: response.error && response.error.message }];
+        case "error":
+          return [{ type: "error", message: line.message }];
+        default:
+          return [];
+      }
+    },
+  },
+};
+
+function usageEvent(input, output, total) {
+  return { type: "usage", usage: { input, output, total } };
+}
+
+/**
+ * The message shown for an HTTP error answered before streaming started: the server's
+ * own `error.message` when the body is our JSON error, else the status line.
+ * @param {Response} response
+ * @returns {Promise<string>}
+ */
+export async function errorText(response) {
+  try {
+    const body = await response.json();
+    // Ours and the upstream's messages already say when to try again.
+    if (body && body.error && body.error.message) return body.error.message;
+  } catch {
+    // not JSON: the status line, and Retry-After if there is one
+  }
+  let message = `The server answered ${response.status} ${response.statusText}.`.trim();
+  const wait = response.headers.get("Retry-After");
+  if (response.status === 429 && wait) message += ` Try again in ${wait} s.`;
+  return message;
+}
+
+const ignore = () => {};
+
+/**
+ * Stream one reply. Calls onText(delta) and onUsage(usage) as lines arrive; resolves to
+ * {outcome, message} with outcome one of done, incomplete, cut off, error, stopped.
+ * It never rejects: every failure is an outcome the page can show.
+ * @param {object} options
+ * @param {"chat"|"responses"} options.api which adapter (and endpoint) to use
+ * @param {{role: string, content: string}[]} options.messages the conversation to send
+ * @param {string} [options.model] left out of the request when empty
+ * @param {AbortSignal} options.signal aborting it makes the outcome "stopped"
+ * @param {() => void} [options.onOpen] the server accepted the request
+ * @param {(text: string) => void} [options.onText]
+ * @param {(usage: {input: number, output: number, total: number}) => void} [options.onUsage]
+ * @param {typeof fetch} [options.fetch] the fetch to use (tests pass a fake one)
+ * @returns {Promise<{outcome: string, message?: string}>}
+ */
+export async function streamReply({
+  api,
+  messages,
+  model,
+  signal,
+  onOpen = ignore,
+  onText = ignore,
+  onUsage = ignore,
+  fetch: send = (...args) => fetch(...args),
+}) {
+  const adapter = ADAPTERS[api] || ADAPTERS.chat;
+  const body = { messages };
+  if (model) body.model = model;
+  let ended = false;
+  try {
+    const response = await send(adapter.endpoint, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/x-ndjson" },
+      body: JSON.stringify(body),
+      signal,
+    });
+    if (!response.ok) return { outcome: "error", message: await errorText(response) };
+    onOpen();
+    for await (const line of readNdjson(response.body)) {
+      for (const event of adapter.events(line)) {
+        if (event.type === "text") onText(event.text);
+        else if (event.type === "usage") onUsage(event.usage);
+        else if (event.type === "error") {
+          return { outcome: "error", message: event.message || "The reply failed." };
+        } else if (event.type === "incomplete") {
+          return { outcome: "incomplete", message: event.message };
+        } else if (event.type === "end") {
+          ended = true; // keep reading: the usage line comes after the finish line
+        }
+      }
+    }
+    if (ended) return { outcome: "done" };
+    return { outcome: "cut off", message: "The reply was cut off before it finished." };
+  } catch (error) {
+    if (signal && signal.aborted) return { outcome: "stopped" };
+    const message =
+      error instanceof SyntaxError
+        ? "The server sent a reply this page cannot read."
+        : `The connection failed: ${error.message}`;
+    return { outcome: "error", message };
+  }
+}
