@@ -37,6 +37,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length
+    if settings.allowed_hosts:
+        # A request for any other Host gets 400 before any work (DNS rebinding).
+        app.config["TRUSTED_HOSTS"] = list(settings.allowed_hosts)
     app.config["TESTING"] = bool(config.get("TESTING", False))
     client = client or build_client(settings, http_client)
     readiness = ReadinessCheck(
@@ -46,8 +49,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if settings.trusted_proxy_count:
         # Trust X-Forwarded-* only from the proxies we were told about, so a client
         # cannot pick its own address (and so its own rate-limit bucket).
+        # X-Forwarded-Host only when asked: neither Heroku's router nor the README's
+        # nginx block sets it, so trusting it would let a client pick its own Host.
         n = settings.trusted_proxy_count
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
+        x_host = n if settings.trusted_proxy_host else 0
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=x_host)
     configure_logging(settings.log_level)
     install_request_log(app)  # before the rate limiter, so refusals are logged too
     install_rate_limits(app, settings, api)

@@ -27,7 +27,7 @@ import gevent  # noqa: E402
 from gevent.event import Event  # noqa: E402
 
 from bench.http1 import frame_chunk  # noqa: E402
-from streamchat.relay import direct_body  # noqa: E402
+from streamchat.relay import direct_body, socket_reads  # noqa: E402
 from streamchat.relay.body_framing import Chunked  # noqa: E402
 from streamchat.relay.ndjson import HEARTBEAT_LINE, relay  # noqa: E402
 from streamchat.relay.protocols import ChatProtocol  # noqa: E402
@@ -113,7 +113,7 @@ def main() -> None:
     """Print each figure three times."""
     for _ in range(3):
         plain = read_us(lambda sock: sock.recv)
-        waiting = read_us(direct_body._wait_then_recv)
+        waiting = read_us(socket_reads.wait_then_recv)
         print(f"read: gevent recv {plain:.1f} us, wait then recv {waiting:.1f} us")
     for _ in range(3):
         print(f"write: gevent sendall {write_us(False):.2f} us, bare send {write_us(True):.2f} us")

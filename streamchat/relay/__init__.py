@@ -2,9 +2,10 @@
 
 Holds the relay generator (``ndjson``), the per-API payload checks (``protocols``), the
 seam that picks how a body is read (``source``) with its fast path (``direct_body``,
-``body_framing``) and its fallback (``fallback``), and the client-gone check
-(``client_socket``). Everything here runs for every chunk, so it stays plain: bytes in,
-bytes out, no Flask, no SDK model objects.
+``body_framing``, ``socket_reads``) and its fallback (``fallback``), when heartbeats
+are due (``pacing``), and the client-gone check (``client_socket``). Everything here
+runs for every chunk, so it stays plain: bytes in, bytes out, no Flask, no SDK model
+objects.
 
 This is the only place that knows httpx2's and httpcore2's private structure
 (``direct_body``); when that structure is not what it expects, ``source`` falls back

@@ -1,17 +1,26 @@
-"""Reads the upstream body in the background so the relay can send heartbeats.
+"""The fallback reader: the public ``iter_bytes()`` in a helper, so the relay gets heartbeats.
 
-The relay needs "a chunk, or word that nothing came for N seconds". A blocking read
-cannot say the second, so a helper thread (a greenlet under gevent's monkey-patching,
-a real thread under ``flask run``) reads and hands chunks over a queue.
+The relay needs "a chunk, or word that a heartbeat is due". A blocking read cannot say
+the second, so a helper thread (a greenlet under gevent's monkey-patching, a real thread
+under ``flask run``) reads and hands chunks over a bounded queue: when the client reads
+slower than the upstream sends, the helper waits instead of holding the whole reply.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Iterable, Iterator
 
+from .pacing import WriteMark
+
 _END = object()
+# Chunks held between the helper and the relay: iter_bytes() yields up to 64 KiB each,
+# so at most a few MiB per stream, whatever the upstream sends.
+MAX_QUEUED_CHUNKS = 32
+# How often a helper blocked on a full queue checks that the relay still wants chunks.
+_PUT_POLL_SECONDS = 0.5
 
 
 class _Failure:
@@ -21,38 +30,62 @@ class _Failure:
         self.exc = exc
 
 
-def with_heartbeats(chunks: Iterable[bytes], interval: float) -> Iterator[bytes | None]:
-    """Yield each chunk of ``chunks`` as it arrives, and ``None`` after ``interval``
-    seconds without one. Exceptions from ``chunks`` are re-raised here.
+def with_heartbeats(
+    chunks: Iterable[bytes], interval: float, mark: WriteMark | None = None
+) -> Iterator[bytes | None]:
+    """Yield each chunk of ``chunks`` as it arrives, and ``None`` whenever ``interval``
+    seconds have passed since ``mark`` (the last write toward the client). Exceptions
+    from ``chunks`` are re-raised here.
 
     Closing the upstream (which makes the reader's next read fail) is the caller's job;
-    the reader then ends by itself.
+    the reader then ends by itself, also when the queue is full and nobody reads it.
     """
-    handoff: queue.SimpleQueue = queue.SimpleQueue()
+    if mark is None:
+        mark = WriteMark()
+    handoff: queue.Queue = queue.Queue(maxsize=MAX_QUEUED_CHUNKS)
+    stopped = threading.Event()
+
+    def hand_over(item: object) -> None:
+        while not stopped.is_set():
+            try:
+                handoff.put(item, timeout=_PUT_POLL_SECONDS)
+                return
+            except queue.Full:
+                continue
 
     def read_all() -> None:
         try:
             for chunk in chunks:
                 if chunk:
-                    handoff.put(chunk)
+                    hand_over(chunk)
+                if stopped.is_set():
+                    return
         except Exception as exc:  # handed over: the consumer turns it into the error line
-            handoff.put(_Failure(exc))
+            hand_over(_Failure(exc))
             return
         except BaseException:
             # Killed (interpreter or worker shutting down): the consumer must not wait on.
-            handoff.put(_Failure(ConnectionAbortedError("upstream reader stopped")))
+            hand_over(_Failure(ConnectionAbortedError("upstream reader stopped")))
             raise
-        handoff.put(_END)
+        hand_over(_END)
 
     threading.Thread(target=read_all, name="upstream-reader", daemon=True).start()
-    while True:
-        try:
-            item = handoff.get(timeout=interval)
-        except queue.Empty:
-            yield None
-            continue
-        if item is _END:
-            return
-        if isinstance(item, _Failure):
-            raise item.exc
-        yield item
+    clock = time.monotonic
+    try:
+        while True:
+            wait = interval - (clock() - mark.last)
+            if wait <= 0:
+                mark.last = clock()
+                yield None
+                continue
+            try:
+                item = handoff.get(timeout=wait)
+            except queue.Empty:
+                continue
+            if item is _END:
+                return
+            if isinstance(item, _Failure):
+                raise item.exc
+            yield item
+    finally:
+        stopped.set()

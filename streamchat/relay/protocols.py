@@ -55,8 +55,15 @@ def _usage_of(usage: object) -> dict | None:
     return counts or None
 
 
+# What only a real parse can rule out: the key "error" written with \u escapes, or an
+# error's "type" somewhere other than where upstreams put it.
+_ESCAPE = b"\\u"
+_ERROR = b'"error"'
+_FAILED_EVENTS = (b"error", b"response.failed")
+
+
 def _check_shape(payload: bytes, event_name: bytes | None) -> None:
-    if event_name == b"error":
+    if event_name in _FAILED_EVENTS:
         raise UpstreamEventError(*_REPORTED)
     # A cheap structural check instead of a parse per chunk: a truncated or garbled
     # line fails it. The rare lines that need a real parse get one below.
@@ -79,7 +86,9 @@ class ChatProtocol:
     def check(self, payload: bytes, event_name: bytes | None) -> bytes:
         """Return the line to send for ``payload``, or raise UpstreamEventError."""
         _check_shape(payload, event_name)
-        if b"\n" in payload or b'"error"' in payload:
+        # Errors are told by what the JSON means, not by its bytes: a payload that could
+        # be one (the word, or an escape that could spell it) gets a real parse.
+        if b"\n" in payload or _ERROR in payload or _ESCAPE in payload:
             payload, parsed = _compact(payload)
             # OpenAI nests an "error" object; vLLM sends {"object": "error", ...}; others
             # {"type": "error", ...}. Never pass their text on: it can quote key fragments.
@@ -110,12 +119,12 @@ class ChatProtocol:
 class ResponsesProtocol:
     """Responses API: ends after ``response.completed`` or ``response.incomplete``."""
 
-    # The event type is the top-level "type", which upstreams put first; nested output
-    # items have "type" fields too, so only the head of the payload is searched.
-    _TYPE = re.compile(rb'"type"\s*:\s*"([a-z_.]+)"')
+    # The event type is the top-level "type", which upstreams put first. Nested output
+    # items have "type" fields too, so without a real parse only a "type" that opens the
+    # payload counts; any other payload is parsed (see check).
+    _HEAD_TYPE = re.compile(rb'\{\s*"type"\s*:\s*"([a-z_.]+)"')
     _SEQUENCE = re.compile(rb'"sequence_number"\s*:\s*(\d+)')
     _ENDS = (b"response.completed", b"response.incomplete")
-    _FAILS = (b"error", b"response.failed")
 
     def __init__(self) -> None:
         self.finished = False
@@ -126,14 +135,19 @@ class ResponsesProtocol:
     def check(self, payload: bytes, event_name: bytes | None) -> bytes:
         """Return the line to send for ``payload``, or raise UpstreamEventError."""
         _check_shape(payload, event_name)
-        if b"\n" in payload:
-            payload, _ = _compact(payload)
-        found = self._TYPE.search(payload, 0, 160)
-        kind = event_name or (found.group(1) if found else b"")
-        if kind in self._FAILS:
+        head = self._HEAD_TYPE.match(payload)
+        if head is None or b"\n" in payload or _ERROR in payload or _ESCAPE in payload:
+            payload, parsed = _compact(payload)
+            kind = parsed.get("type")
+            kind = kind.encode() if isinstance(kind, str) else b""
+            if parsed.get("error"):
+                raise UpstreamEventError(*_REPORTED)
+        else:
+            kind = head.group(1)
+        if kind in _FAILED_EVENTS:
             # Both carry the upstream's own message: replaced by ours, never passed on.
             raise UpstreamEventError(*_REPORTED)
-        if kind in self._ENDS:
+        if event_name in self._ENDS or kind in self._ENDS:
             self.finished = True
             response = _compact(payload)[1].get("response")
             self.usage = _usage_of(response.get("usage") if isinstance(response, dict) else None)

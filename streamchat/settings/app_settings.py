@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -47,11 +48,15 @@ class Settings:
     rate_limit: str
     ratelimit_storage_uri: str
     trusted_proxy_count: int
+    trusted_proxy_host: bool
+    allowed_hosts: tuple[str, ...]
     allowed_origins: tuple[str, ...]
     log_level: str
     ready_timeout_seconds: float
     ready_cache_seconds: float
     max_streams_per_worker: int
+    request_body_timeout_seconds: float
+    max_upstream_event_bytes: int
 
     @property
     def demo(self) -> bool:
@@ -101,6 +106,24 @@ def _origins(source: Mapping[str, Any]) -> tuple[str, ...]:
                 f"ALLOWED_ORIGINS takes origins such as https://example.com, got {origin!r}"
             )
     return origins
+
+
+# A host name, an IPv4 address or a bracketed IPv6 one; a leading dot admits subdomains.
+_HOST = re.compile(
+    r"\.?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*|\[[0-9a-f:.]+\]"
+)
+
+
+def _hosts(source: Mapping[str, Any]) -> tuple[str, ...]:
+    raw = str(source.get("ALLOWED_HOSTS") or "")
+    hosts = tuple(h.strip().lower() for h in raw.split(",") if h.strip())
+    for host in hosts:
+        if not _HOST.fullmatch(host):
+            raise SettingsError(
+                "ALLOWED_HOSTS takes host names such as chat.example.com or .example.com "
+                f"(no scheme, port or path), got {host!r}"
+            )
+    return hosts
 
 
 def _base_url(source: Mapping[str, Any]) -> str | None:
@@ -156,12 +179,18 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
         rate_limit=_rate_limit(source),
         ratelimit_storage_uri=_storage_uri(source),
         trusted_proxy_count=integer(source, "TRUSTED_PROXY_COUNT", 0, minimum=0),
+        trusted_proxy_host=boolean(source, "TRUSTED_PROXY_HOST", False),
+        allowed_hosts=_hosts(source),
         allowed_origins=_origins(source),
         ready_timeout_seconds=number(source, "READY_TIMEOUT_SECONDS", 3.0, minimum=0.1),
         ready_cache_seconds=number(source, "READY_CACHE_SECONDS", 10.0, minimum=0.0),
         max_streams_per_worker=integer(
             source, "MAX_STREAMS_PER_WORKER", DEFAULT_MAX_STREAMS_PER_WORKER, minimum=1
         ),
+        request_body_timeout_seconds=number(
+            source, "REQUEST_BODY_TIMEOUT_SECONDS", 10.0, minimum=0.1
+        ),
+        max_upstream_event_bytes=integer(source, "MAX_UPSTREAM_EVENT_BYTES", 1 << 20, minimum=1024),
         log_level=choice(
             source, "LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
         ),

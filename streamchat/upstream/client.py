@@ -38,4 +38,6 @@ def build_client(settings: Settings, http_client: httpx2.Client | None = None) -
         timeout=timeout,
         max_retries=settings.openai_max_retries,
         http_client=http_client,
+        # An encoded stream is refused (streamchat.upstream.streams): ask for none.
+        default_headers={"Accept-Encoding": "identity"},
     )

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import httpx2
 import openai
 
+from ..relay.pacing import WriteMark
 from ..relay.protocols import UpstreamEventError
 from ..relay.source import read_body
 from ..settings import Settings
@@ -46,12 +47,17 @@ class UpstreamStream:
         self.ended_by_server = False
         self.direct: bool | None = None
 
-    def body(self, heartbeat_seconds: float, read_timeout_seconds: float) -> Iterator[bytes | None]:
-        """Raw body bytes as they arrive, and ``None`` after each ``heartbeat_seconds``
-        of silence, from the per-chunk path's seam (streamchat.relay.source): straight
-        off the socket where it can, else the fallback. ``self.direct`` says which.
+    def body(
+        self, heartbeat_seconds: float, read_timeout_seconds: float, mark: WriteMark | None = None
+    ) -> Iterator[bytes | None]:
+        """Raw body bytes as they arrive, and ``None`` whenever ``heartbeat_seconds``
+        have passed since ``mark`` (the last write toward the client), from the per-chunk
+        path's seam (streamchat.relay.source): straight off the socket where it can, else
+        the fallback. ``self.direct`` says which.
         """
-        source, self.direct = read_body(self._response, heartbeat_seconds, read_timeout_seconds)
+        source, self.direct = read_body(
+            self._response, heartbeat_seconds, read_timeout_seconds, mark or WriteMark()
+        )
         return self._ended_by_us_or_upstream(source)
 
     def _ended_by_us_or_upstream(self, source: Iterator[bytes | None]) -> Iterator[bytes | None]:
@@ -95,7 +101,10 @@ def open_stream(client: openai.OpenAI, path: str, body: dict) -> UpstreamStream:
     except openai.APIError as exc:
         raise from_upstream_exception(exc, body["model"]) from None
     content_type = response.headers.get("content-type", "")
-    if not content_type.startswith("text/event-stream"):
+    encoding = response.headers.get("content-encoding", "identity").strip().lower()
+    # The client asks for identity (streamchat.upstream.client). An encoded body is
+    # refused rather than inflated: a few KB of gzip can decode to hundreds of MB.
+    if not content_type.startswith("text/event-stream") or encoding != "identity":
         response.close()
         raise bad_upstream_reply()
     return UpstreamStream(response)

@@ -4,17 +4,17 @@ lifecycle")."""
 
 from __future__ import annotations
 
-import json
-
 from flask import Blueprint, Response, request, stream_with_context
 from werkzeug.wsgi import ClosingIterator
 
 from ..errors import ApiError
 from ..relay.client_socket import client_socket, has_left
 from ..relay.ndjson import HEARTBEAT_LINE, relay
+from ..relay.pacing import WriteMark
 from ..relay.protocols import ChatProtocol, ResponsesProtocol
 from ..runtime import current_runtime
 from ..upstream.streams import open_chat_stream, open_responses_stream
+from .body import read_json_body
 from .origin import check_same_origin
 from .requestlog import current_record
 from .validation import validate_chat_request
@@ -26,24 +26,6 @@ STREAM_HEADERS = {
     # nginx and similar proxies buffer responses unless told not to.
     "X-Accel-Buffering": "no",
 }
-
-
-def read_json_body() -> object:
-    """The request body parsed as JSON, or a 4xx ApiError that says what is wrong."""
-    if request.mimetype != "application/json":
-        raise ApiError(
-            415,
-            "Send the request as JSON (Content-Type: application/json).",
-            "invalid_request_error",
-            "unsupported_media_type",
-        )
-    try:
-        return json.loads(request.get_data(cache=False))
-    except (ValueError, RecursionError):
-        # ValueError covers bad UTF-8 and bad JSON; RecursionError absurdly deep nesting.
-        raise ApiError(
-            400, "The request body is not valid JSON.", "invalid_request_error", "invalid_json"
-        ) from None
 
 
 # Long enough for a few replies of this worker to finish; short enough to feel like a
@@ -65,9 +47,15 @@ def _stream(open_stream, protocol):
             "server_shutting_down",
             retry_after=2,
         )
-    # Admission before any work: past the limit the answer is an immediate 503, never a
-    # queue in which every stream of the worker gets slower (MAX_STREAMS_PER_WORKER).
-    if not runtime.streams.reserve(runtime.settings.max_streams_per_worker):
+    settings = runtime.settings
+    # The body first, under a deadline, and only then a stream place: a client that
+    # trickles its body holds no place meanwhile (REQUEST_BODY_TIMEOUT_SECONDS).
+    body = read_json_body(settings.request_body_timeout_seconds, settings.max_content_length)
+    chat_request = validate_chat_request(body, settings)
+    record.model = chat_request.model
+    # Admission before any upstream work: past the limit the answer is an immediate 503,
+    # never a queue in which every stream of the worker gets slower.
+    if not runtime.streams.reserve(settings.max_streams_per_worker):
         raise ApiError(
             503,
             "The server is busy with other replies. Try again in a few seconds.",
@@ -76,9 +64,7 @@ def _stream(open_stream, protocol):
             retry_after=BUSY_RETRY_AFTER_SECONDS,
         )
     try:
-        chat_request = validate_chat_request(read_json_body(), runtime.settings)
-        record.model = chat_request.model
-        upstream = open_stream(runtime.client, chat_request, runtime.settings)
+        upstream = open_stream(runtime.client, chat_request, settings)
     except BaseException:
         runtime.streams.unreserve()
         raise
@@ -93,16 +79,19 @@ def _stream(open_stream, protocol):
         record.usage = protocol.usage
         record.log()
 
-    def body():
+    def lines():
         try:
-            settings = runtime.settings
+            mark = WriteMark()
             source = upstream.body(
-                settings.heartbeat_seconds, settings.upstream_read_timeout_seconds
+                settings.heartbeat_seconds, settings.upstream_read_timeout_seconds, mark
             )
             # Which read path served it: "fallback" on a real upstream means a library
             # upgrade has turned the fast path off (streamchat.relay.direct_body).
             record.upstream_read = "direct" if upstream.direct else "fallback"
-            for piece in relay(source, protocol):
+            relayed = relay(
+                source, protocol, mark=mark, max_event_bytes=settings.max_upstream_event_bytes
+            )
+            for piece in relayed:
                 heartbeat = piece is HEARTBEAT_LINE
                 if heartbeat and has_left(connection):
                     return  # the upstream is silent and nobody is listening: stop now
@@ -119,7 +108,7 @@ def _stream(open_stream, protocol):
         # A generator closed before its first step skips its finally: closing the
         # iterable runs finish in every case. (Response.call_on_close would not: with
         # direct_passthrough werkzeug hands the iterable to the server unwrapped.)
-        ClosingIterator(stream_with_context(body()), finish),
+        ClosingIterator(stream_with_context(lines()), finish),
         mimetype="application/x-ndjson",
         headers=STREAM_HEADERS,
         # The body yields bytes only: no per-chunk re-encoding layer (iter_encoded).

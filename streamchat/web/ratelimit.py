@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import time
 
@@ -28,17 +29,33 @@ def _too_many_requests(limit: RequestLimit):
     )
 
 
+def client_key() -> str:
+    """Who a limit counts against: the client address, an IPv6 client by its /64.
+
+    One IPv6 subscriber is handed a whole /64 (2^64 addresses), so counting full
+    addresses would give such a client as many buckets as it likes.
+    """
+    address = get_remote_address()
+    if ":" not in address:
+        return address
+    try:
+        return str(ipaddress.IPv6Network(f"{address}/64", strict=False))
+    except ValueError:
+        return address  # not an address we can parse (a test client's name, say)
+
+
 def install_rate_limits(app: Flask, settings: Settings, api: Blueprint) -> Limiter | None:
     """Limit every route of ``api`` to ``RATE_LIMIT`` per client address.
 
     The address is ``request.remote_addr``: the peer, or what ProxyFix trusted from
-    ``TRUSTED_PROXY_COUNT`` proxies, never a header a client can simply set.
+    ``TRUSTED_PROXY_COUNT`` proxies, never a header a client can simply set
+    (``client_key``).
     """
     if not settings.rate_limit:
         return None
     try:
         limiter = Limiter(
-            get_remote_address,
+            client_key,
             app=app,
             storage_uri=settings.ratelimit_storage_uri,
             strategy="fixed-window",

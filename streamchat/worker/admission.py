@@ -27,6 +27,7 @@ class OpenStreams:
         self._reserved = 0
         self._lock = threading.Lock()
         self.draining = False
+        self._ending = False  # end_all has run: streams that open later end at once
 
     def __len__(self) -> int:
         return len(self._streams) + self._reserved
@@ -49,6 +50,11 @@ class OpenStreams:
         with self._lock:
             self._reserved -= 1
             self._streams.add(stream)
+            late = self._ending
+        if late:
+            # Admitted before shutdown began, opened after the others were ended: it
+            # would outlive the grace period and be cut off without an error line.
+            stream.end_for_shutdown()
 
     def discard(self, stream: Endable) -> None:
         """Forget a stream that has ended; safe to call more than once."""
@@ -58,6 +64,7 @@ class OpenStreams:
     def end_all(self) -> int:
         """End every open stream with the shutdown error line; returns how many."""
         with self._lock:
+            self._ending = True
             streams = list(self._streams)
         for stream in streams:
             stream.end_for_shutdown()
