@@ -43,6 +43,7 @@ class Settings:
     max_total_chars: int
     demo_tokens_per_second: float
     chat_api: str
+    stream_format: str
     max_output_tokens: int
     max_tokens_field: str
     rate_limit: str
@@ -169,6 +170,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
         max_total_chars=integer(source, "MAX_TOTAL_CHARS", 200_000, minimum=1),
         demo_tokens_per_second=number(source, "DEMO_TOKENS_PER_SECOND", 40.0, minimum=0.1),
         chat_api=choice(source, "CHAT_API", "chat", ("chat", "responses")),
+        stream_format=choice(source, "STREAM_FORMAT", "ndjson", ("ndjson", "sse")),
         max_output_tokens=integer(source, "MAX_OUTPUT_TOKENS", 4096, minimum=0),
         max_tokens_field=choice(
             source,

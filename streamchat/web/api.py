@@ -12,6 +12,7 @@ from ..relay.client_socket import client_socket, has_left
 from ..relay.ndjson import HEARTBEAT_LINE, relay
 from ..relay.pacing import WriteMark
 from ..relay.protocols import ChatProtocol, ResponsesProtocol
+from ..relay.sse import as_sse
 from ..runtime import current_runtime
 from ..upstream.streams import open_chat_stream, open_responses_stream
 from .body import read_json_body
@@ -33,6 +34,8 @@ STREAM_HEADERS = {
 BUSY_RETRY_AFTER_SECONDS = 3
 
 _OUTCOMES = {None: "completed", "server_shutting_down": "server_shutdown"}
+# What a stream can be sent as; the first wins when the client takes either (*/*).
+_FORMATS = ("application/x-ndjson", "text/event-stream")
 
 
 def _stream(open_stream, protocol):
@@ -48,6 +51,8 @@ def _stream(open_stream, protocol):
             retry_after=2,
         )
     settings = runtime.settings
+    # NDJSON unless the client asks for SSE (docs/architecture.md, "Wire protocol").
+    wants_sse = request.accept_mimetypes.best_match(_FORMATS) == "text/event-stream"
     # The body first, under a deadline, and only then a stream place: a client that
     # trickles its body holds no place meanwhile (REQUEST_BODY_TIMEOUT_SECONDS).
     body = read_json_body(settings.request_body_timeout_seconds, settings.max_content_length)
@@ -94,7 +99,7 @@ def _stream(open_stream, protocol):
             for piece in relayed:
                 heartbeat = piece is HEARTBEAT_LINE
                 if heartbeat and has_left(connection):
-                    return  # the upstream is silent and nobody is listening: stop now
+                    return  # a heartbeat is due and nobody is listening: stop now
                 record.sent(piece, heartbeat)
                 yield piece
             record.error_code = protocol.error_code
@@ -104,12 +109,15 @@ def _stream(open_stream, protocol):
             # the generator), so no tokens are spent for nobody.
             finish()
 
+    body = lines()
+    if wants_sse:
+        body = as_sse(body, protocol)
     response = Response(
         # A generator closed before its first step skips its finally: closing the
         # iterable runs finish in every case. (Response.call_on_close would not: with
         # direct_passthrough werkzeug hands the iterable to the server unwrapped.)
-        ClosingIterator(stream_with_context(lines()), finish),
-        mimetype="application/x-ndjson",
+        ClosingIterator(stream_with_context(body), finish),
+        mimetype="text/event-stream" if wants_sse else "application/x-ndjson",
         headers=STREAM_HEADERS,
         # The body yields bytes only: no per-chunk re-encoding layer (iter_encoded).
         direct_passthrough=True,
@@ -126,11 +134,11 @@ def refuse_cross_site_requests():
 
 @api.post("/api/chat")
 def chat():
-    """Stream a Chat Completions reply as NDJSON: one upstream chunk per line."""
+    """Stream a Chat Completions reply: one upstream chunk per NDJSON line (or SSE event)."""
     return _stream(open_chat_stream, ChatProtocol())
 
 
 @api.post("/api/responses")
 def responses():
-    """Stream a Responses API reply as NDJSON: one upstream event per line."""
+    """Stream a Responses API reply: one upstream event per NDJSON line (or SSE event)."""
     return _stream(open_responses_stream, ResponsesProtocol())

@@ -20,4 +20,5 @@ def index():
         models=list(settings.openai_models),
         default_model=settings.openai_model,
         api=settings.chat_api,
+        stream_format=settings.stream_format,
     )
