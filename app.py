@@ -12,6 +12,8 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from streamchat.metrics.collectors import stream_metrics
+from streamchat.metrics.endpoint import metrics
 from streamchat.runtime import Runtime, install_runtime
 from streamchat.settings import load_settings
 from streamchat.upstream.client import build_client
@@ -45,7 +47,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     readiness = ReadinessCheck(
         client, settings.demo, settings.ready_timeout_seconds, settings.ready_cache_seconds
     )
-    install_runtime(app, Runtime(settings, client, OpenStreams(), readiness))
+    counted = stream_metrics() if settings.metrics_token else None
+    install_runtime(app, Runtime(settings, client, OpenStreams(), readiness, counted))
     if settings.trusted_proxy_count:
         # Trust X-Forwarded-* only from the proxies we were told about, so a client
         # cannot pick its own address (and so its own rate-limit bucket).
@@ -60,6 +63,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(page)
     app.register_blueprint(health)
     app.register_blueprint(api)
+    if settings.metrics_token:
+        app.register_blueprint(metrics)  # no token, no route: a plain 404
     install_error_handlers(app)
     install_security_headers(app)
     return app

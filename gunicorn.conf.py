@@ -9,6 +9,7 @@ import sys
 
 from dotenv import load_dotenv
 
+from streamchat.metrics.multiprocess import forget_worker, prepare_directory, remove_directory
 from streamchat.settings import SettingsError, load_server_settings
 
 # The master reads this file before any worker imports wsgi.py, so a .env beside the code
@@ -23,6 +24,10 @@ except SettingsError as error:
     # an exception here, but a SystemExit ends the master as it is.
     print(f"streamchat: configuration error: {error}", file=sys.stderr, flush=True)
     raise SystemExit(3) from None
+
+# Metrics (METRICS_TOKEN): each worker writes its counts to this directory and a scrape
+# adds them up, so it is set here, in the master, before any worker starts.
+prepare_directory()
 
 bind = server.bind
 workers = server.workers
@@ -62,6 +67,16 @@ accesslog = server.access_log
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
 errorlog = "-"
 loglevel = server.log_level.lower()
+
+
+def child_exit(server, worker):
+    """A worker exited: its open-stream gauge must stop counting."""
+    forget_worker(worker.pid)
+
+
+def on_exit(server):
+    """The master is stopping: remove the metrics directory it made."""
+    remove_directory()
 
 
 def post_worker_init(worker):

@@ -1,7 +1,7 @@
 """What one app instance holds for its requests, and the one typed way to reach it.
 
 ``create_app`` builds a Runtime once (settings, the SDK client, this worker's open
-streams, the readiness check) and installs it on the app; views and hooks reach it
+streams, the readiness check, the metrics) and installs it on the app; views and hooks reach it
 with ``current_runtime()`` (in a request) or ``runtime_of(app)`` (outside one, e.g.
 gunicorn's worker hooks). Anyone may import this module.
 """
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import openai
 from flask import Flask, current_app
 
+from .metrics.collectors import StreamMetrics
 from .settings import Settings
 from .upstream.readiness import ReadinessCheck
 from .worker.admission import OpenStreams
@@ -23,12 +24,13 @@ _EXTENSION = "streamchat"
 @dataclass(frozen=True)
 class Runtime:
     """What the views need, built once per app: settings, the upstream client, this
-    worker's open streams and the readiness check."""
+    worker's open streams, the readiness check, and the metrics when they are on."""
 
     settings: Settings
     client: openai.OpenAI
     streams: OpenStreams
     readiness: ReadinessCheck
+    metrics: StreamMetrics | None = None
 
 
 def install_runtime(app: Flask, runtime: Runtime) -> None:

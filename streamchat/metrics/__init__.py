@@ -1,7 +1,9 @@
-"""Room for metrics: what Prometheus scrapes from every gunicorn worker.
+"""Metrics for operators: what Prometheus scrapes, counting every gunicorn worker.
 
-Empty until the production-edges issue lands. What goes here: prometheus_client
-collectors in multiprocess mode and the token-guarded /metrics route. It may import
-settings and runtime; streamchat.web and app.py import it. It counts per stream, never
-per chunk, and puts no message content, user names or keys in a label.
+Holds the collectors (``collectors``: streams, open streams, time to first byte,
+duration, tokens, refusals), prometheus_client's multiprocess set-up that
+gunicorn.conf.py calls in the master (``multiprocess``), and the token-guarded
+``/metrics`` route (``endpoint``). It may import settings and runtime; app.py and
+streamchat.web import it. It counts per stream, never per chunk, and puts no message
+content, user names or keys in a label.
 """

@@ -58,6 +58,7 @@ class Settings:
     max_streams_per_worker: int
     request_body_timeout_seconds: float
     max_upstream_event_bytes: int
+    metrics_token: str | None
 
     @property
     def demo(self) -> bool:
@@ -192,6 +193,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
         request_body_timeout_seconds=number(
             source, "REQUEST_BODY_TIMEOUT_SECONDS", 10.0, minimum=0.1
         ),
+        metrics_token=text(source, "METRICS_TOKEN", None),
         max_upstream_event_bytes=integer(source, "MAX_UPSTREAM_EVENT_BYTES", 1 << 20, minimum=1024),
         log_level=choice(
             source, "LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")

@@ -74,15 +74,25 @@ def _stream(open_stream, protocol):
         runtime.streams.unreserve()
         raise
     runtime.streams.add(upstream)
+    if runtime.metrics:
+        runtime.metrics.stream_opened()
     connection = client_socket(request.environ)
     # Until the relay says otherwise, an ending stream is a client that went away.
     record.outcome = "client_disconnected"
 
     def finish() -> None:
+        # Called twice (the generator's finally, then the iterable's close): the stream
+        # is counted and logged once.
         runtime.streams.discard(upstream)
         upstream.close()
+        if record.logged:
+            return
         record.usage = protocol.usage
         record.log()
+        if runtime.metrics:
+            runtime.metrics.stream_ended(
+                record.route, record.outcome, record.ttfb(), record.age(), record.usage
+            )
 
     def lines():
         try:

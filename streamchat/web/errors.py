@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, g, jsonify
+from flask import Flask, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from ..errors import ApiError
+from ..runtime import current_runtime
 
 
 def json_error(error: ApiError):
@@ -16,6 +17,9 @@ def json_error(error: ApiError):
     record = g.get("request_record")
     if record is not None:
         record.error_code = error.code
+    metrics = current_runtime().metrics
+    if metrics is not None and request.path.startswith("/api/"):
+        metrics.request_rejected(error.code)
     response = jsonify(error.body())
     response.status_code = error.status
     if error.retry_after is not None:

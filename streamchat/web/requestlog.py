@@ -18,7 +18,7 @@ from pythonjsonlogger.json import JsonFormatter
 
 ACCESS = logging.getLogger("streamchat.access")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-_HEALTH_ROUTES = {"/healthz", "/readyz"}
+_POLLED_ROUTES = {"/healthz", "/readyz", "/metrics"}
 
 
 def configure_logging(level: str) -> None:
@@ -28,9 +28,14 @@ def configure_logging(level: str) -> None:
         handler = logging.StreamHandler(sys.stdout)
         handler.setFormatter(
             JsonFormatter(
-                "{asctime}{levelname}{name}{message}",
+                "{asctime}{levelname}{name}{process}{message}",
                 style="{",
-                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+                rename_fields={
+                    "asctime": "time",
+                    "levelname": "level",
+                    "name": "logger",
+                    "process": "pid",  # which worker: several write to one stdout
+                },
             )
         )
         handler.streamchat_json = True
@@ -73,6 +78,14 @@ class RequestRecord:
             self.chunks += piece.count(b"\n")
         self.bytes += len(piece)
 
+    def ttfb(self) -> float | None:
+        """Seconds from the request to its first data line, if one was sent."""
+        return None if self.first_data is None else self.first_data - self.started
+
+    def age(self) -> float:
+        """Seconds since the request started."""
+        return time.perf_counter() - self.started
+
     def log(self) -> None:
         """Write the line, once."""
         if self.logged:
@@ -97,8 +110,8 @@ class RequestRecord:
             fields["usage"] = self.usage
         if self.upstream_read:
             fields["upstream_read"] = self.upstream_read
-        # Load balancers poll the health routes every few seconds: keep them out of INFO.
-        level = logging.DEBUG if self.route in _HEALTH_ROUTES else logging.INFO
+        # Load balancers and Prometheus poll these every few seconds: kept out of INFO.
+        level = logging.DEBUG if self.route in _POLLED_ROUTES else logging.INFO
         ACCESS.log(level, "request", extra=fields)
 
 
