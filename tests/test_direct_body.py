@@ -23,7 +23,8 @@ import httpx2
 import openai
 import pytest
 
-from streamchat.relay import direct_body
+from streamchat.errors import ApiError
+from streamchat.relay import direct_body, socket_reads
 from streamchat.relay.ndjson import relay
 from streamchat.relay.protocols import ChatProtocol
 from streamchat.upstream.streams import UpstreamStream
@@ -99,7 +100,7 @@ def test_silence_gives_heartbeats_then_a_read_timeout():
     stream = open_test_stream(client)
     started = time.monotonic()
     seen = []
-    with pytest.raises(direct_body.UpstreamReadTimeout):
+    with pytest.raises(socket_reads.UpstreamReadTimeout):
         for piece in stream.body(0.2, 0.7):
             seen.append((piece, round(time.monotonic() - started, 2)))
     elapsed = time.monotonic() - started
@@ -161,7 +162,7 @@ def test_a_body_cut_mid_chunk_is_an_error_the_relay_reports():
     assert json.loads(lines[-1])["error"]["code"] == "upstream_disconnected"
 
 
-def test_an_encoded_body_takes_the_public_path():
+def test_an_encoded_body_is_refused_before_the_stream_starts():
     events = sse_body([numbered_chunk(0, finish=True)])
     packed = gzip.compress(events)
     head = (
@@ -170,9 +171,10 @@ def test_an_encoded_body_takes_the_public_path():
     )
     server = RawServer([[head + packed]])
     client = client_for(server)  # kept: a collected client closes its pool
-    stream = open_test_stream(client)
-    assert b"".join(p for p in read_all(stream) if p) == events
-    assert stream.direct is False
+    # Inflating it could turn a few KB into hundreds of MB: refused, never decoded.
+    with pytest.raises(ApiError) as refused:
+        open_test_stream(client)
+    assert (refused.value.status, refused.value.code) == (502, "upstream_bad_response")
 
 
 def test_an_in_process_transport_takes_the_public_path():

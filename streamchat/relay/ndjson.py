@@ -57,7 +57,8 @@ def relay(
     # An unfinished line, in the pieces it came in: joined once when its end arrives,
     # so a long line costs one copy, not one per read.
     parts: list[bytes] = []
-    held = 0  # bytes the current event holds: its data lines and the unfinished line
+    event_bytes = 0  # the current event's data lines so far
+    partial = 0  # the unfinished line's bytes
     data_lines: list[bytes] = []
     event_name: bytes | None = None
     out: list[bytes] = []
@@ -86,13 +87,12 @@ def relay(
                 continue
             parts.append(chunk)
             if b"\n" not in chunk:
-                held += len(chunk)
-                if held > max_event_bytes:
+                partial += len(chunk)
+                if partial + event_bytes > max_event_bytes:
                     raise UpstreamEventError(*_TOO_LARGE)
                 continue
             *lines, rest = b"".join(parts).split(b"\n")
             parts.clear()
-            held = 0
             for raw_line in lines:
                 line = raw_line[:-1] if raw_line.endswith(b"\r") else raw_line
                 if line:
@@ -100,7 +100,7 @@ def relay(
                         value = line[5:]
                         value = value[1:] if value.startswith(b" ") else value
                         data_lines.append(value)
-                        held += len(value)
+                        event_bytes += len(value)
                     elif line.startswith(b"event:"):
                         event_name = line[6:].strip()
                     # Comments (":"), "id:" and "retry:" carry nothing the browser needs.
@@ -110,7 +110,7 @@ def relay(
                     continue
                 payload = data_lines[0] if len(data_lines) == 1 else b"\n".join(data_lines)
                 data_lines.clear()
-                held = 0
+                event_bytes = 0
                 if payload == _DONE:
                     if out:
                         mark.last = clock()
@@ -120,10 +120,10 @@ def relay(
                     raise UpstreamEventError(*_TOO_LARGE)
                 out.append(protocol.check(payload, event_name) + b"\n")
                 event_name = None
+            partial = len(rest)
             if rest:
                 parts.append(rest)
-                held += len(rest)
-            if held > max_event_bytes:
+            if partial + event_bytes > max_event_bytes:
                 raise UpstreamEventError(*_TOO_LARGE)
             if out:
                 batch, out = b"".join(out), []

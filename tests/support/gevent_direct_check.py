@@ -22,7 +22,7 @@ import httpx2  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent))
 
-from streamchat.relay.direct_body import _wait_then_recv  # noqa: E402
+from streamchat.relay.socket_reads import wait_then_recv  # noqa: E402
 from tests.support.payloads import numbered_chunk, sse_body  # noqa: E402
 from tests.support.raw_server import (  # noqa: E402
     HEADERS_CHUNKED,
@@ -55,7 +55,7 @@ def tries_per_read() -> float:
     reading, writing = socket.socketpair()
     counting = _CountingSocket(reading._sock)
     reading._sock = counting
-    recv = _wait_then_recv(reading)
+    recv = wait_then_recv(reading)
 
     def write() -> None:
         for _ in range(5):
