@@ -58,6 +58,7 @@ def _usage_of(usage: object) -> dict | None:
 # What only a real parse can rule out: the key "error" written with \u escapes, or an
 # error's "type" somewhere other than where upstreams put it.
 _ESCAPE = b"\\u"
+_BACKSLASH = b"\\"  # a one-byte search (memchr) first: most chunks have no escape at all
 _ERROR = b'"error"'
 _FAILED_EVENTS = (b"error", b"response.failed")
 
@@ -88,7 +89,7 @@ class ChatProtocol:
         _check_shape(payload, event_name)
         # Errors are told by what the JSON means, not by its bytes: a payload that could
         # be one (the word, or an escape that could spell it) gets a real parse.
-        if b"\n" in payload or _ERROR in payload or _ESCAPE in payload:
+        if b"\n" in payload or _ERROR in payload or (_BACKSLASH in payload and _ESCAPE in payload):
             payload, parsed = _compact(payload)
             # OpenAI nests an "error" object; vLLM sends {"object": "error", ...}; others
             # {"type": "error", ...}. Never pass their text on: it can quote key fragments.
@@ -136,7 +137,12 @@ class ResponsesProtocol:
         """Return the line to send for ``payload``, or raise UpstreamEventError."""
         _check_shape(payload, event_name)
         head = self._HEAD_TYPE.match(payload)
-        if head is None or b"\n" in payload or _ERROR in payload or _ESCAPE in payload:
+        if (
+            head is None
+            or b"\n" in payload
+            or _ERROR in payload
+            or (_BACKSLASH in payload and _ESCAPE in payload)
+        ):
             payload, parsed = _compact(payload)
             kind = parsed.get("type")
             kind = kind.encode() if isinstance(kind, str) else b""
