@@ -44,15 +44,16 @@ def _too_large() -> ApiError:
 
 
 def _stop_reading(sock: socket.socket | None) -> None:
-    """Shut the read side: the server's next read of this connection (the rest of the
-    body, or a next request) ends at once, and the connection closes after our answer."""
+    """Shut the read side: the server's next read of this connection (the rest of a
+    body that will never come whole) ends at once, and the connection closes after our
+    answer (408). gunicorn ignores a Connection header from the app, so this is how."""
     if sock is None:
         return
     with contextlib.suppress(OSError):  # already closed
         sock.shutdown(socket.SHUT_RD)
 
 
-def _read_all(stream, max_bytes: int, sock: socket.socket | None) -> bytes:
+def _read_all(stream, max_bytes: int) -> bytes:
     parts: list[bytes] = []
     size = 0
     while True:
@@ -61,8 +62,10 @@ def _read_all(stream, max_bytes: int, sock: socket.socket | None) -> bytes:
             return b"".join(parts)
         size += len(data)
         if size > max_bytes:
-            _stop_reading(sock)  # the rest is not read: the connection cannot be reused
-            raise _too_large()  # whatever the framing: Content-Length or chunked
+            # Whatever the framing (Content-Length or chunked). The server reads and
+            # drops the rest before the connection's next request, as for any body the
+            # app left unread, so a client that keeps the connection can reuse it.
+            raise _too_large()
         parts.append(data)
 
 
@@ -70,7 +73,6 @@ def _read_within(seconds: float, max_bytes: int) -> bytes:
     environ = request.environ
     sock = client_socket(environ)
     if request.content_length is not None and request.content_length > max_bytes:
-        _stop_reading(sock)
         raise _too_large()
     # No max_content_length here: werkzeug would cut a chunked body off silently at the
     # limit (a 400 for bad JSON instead of a 413); _read_all counts it instead.
@@ -80,7 +82,7 @@ def _read_within(seconds: float, max_bytes: int) -> bytes:
 
         try:
             with gevent.Timeout(seconds, _BodyTimeout):
-                return _read_all(stream, max_bytes, sock)
+                return _read_all(stream, max_bytes)
         except _BodyTimeout:
             _stop_reading(sock)
             raise _too_slow() from None
@@ -97,7 +99,7 @@ def _read_within(seconds: float, max_bytes: int) -> bytes:
         timer.daemon = True
         timer.start()
     try:
-        body = _read_all(stream, max_bytes, sock)
+        body = _read_all(stream, max_bytes)
     except Exception:
         if expired.is_set():
             raise _too_slow() from None
