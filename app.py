@@ -25,6 +25,7 @@ from streamchat.web.health import health
 from streamchat.web.page import page
 from streamchat.web.ratelimit import install_rate_limits
 from streamchat.web.requestlog import configure_logging, install_request_log
+from streamchat.web.static_files import install_static_files, static_version
 from streamchat.worker.admission import OpenStreams
 
 
@@ -37,7 +38,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     http_client = config.pop("OPENAI_HTTP_CLIENT", None)
     settings = load_settings(config)
 
-    app = Flask(__name__)
+    # Static URLs carry a digest of static/ (/static/<version>/...), so they can be cached
+    # for a year; url_for('static', ...) gives them.
+    version = static_version()
+    app = Flask(__name__, static_url_path=f"/static/{version}")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length
     if settings.allowed_hosts:
         # A request for any other Host gets 400 before any work (DNS rebinding).
@@ -49,6 +53,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     counted = stream_metrics() if settings.metrics_token else None
     install_runtime(app, Runtime(settings, client, OpenStreams(), readiness, counted))
+    install_static_files(app, version)  # before ProxyFix: that one stays outermost
     if settings.trusted_proxy_count:
         # Trust X-Forwarded-* only from the proxies we were told about, so a client
         # cannot pick its own address (and so its own rate-limit bucket).

@@ -31,7 +31,7 @@ export async function loadVendor() {
   const [markedModule, purifyModule, hljsModule] = await Promise.allSettled([
     import(url("marked.esm.js")),
     import(url("purify.es.js")),
-    import(url("highlight/highlight.js")),
+    import(url("highlight/highlight.min.js")),
   ]);
   if (hljsModule.status === "fulfilled") vendor.hljs = hljsModule.value.default;
   // Markdown only with its sanitiser: HTML from a model is untrusted input.

@@ -7,6 +7,7 @@ import pytest
 from flask import g
 
 from streamchat.settings import SettingsError
+from streamchat.web.static_files import static_version
 from tests.support.payloads import CHAT, reply_payloads, sse_body
 
 
@@ -119,7 +120,7 @@ def test_malformed_allowed_origins_stops_start_up(make_app):
     ("method", "path", "body"),
     [
         ("get", "/", None),
-        ("get", "/static/chat.css", None),
+        ("get", f"/static/{static_version()}/chat.css", None),  # WhiteNoise answers it
         ("post", "/api/chat", CHAT),
         ("post", "/api/chat", {"messages": []}),
         ("get", "/nowhere", None),

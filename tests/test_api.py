@@ -8,6 +8,7 @@ import httpx2
 import pytest
 from werkzeug.test import EnvironBuilder
 
+from streamchat.web.static_files import static_version
 from tests.support.environment import TEST_API_KEY
 from tests.support.payloads import CHAT, chat_body, reply_payloads, sse_body
 
@@ -213,7 +214,8 @@ def test_page_has_no_inline_script_and_carries_models(make_app):
     response = app.test_client().get("/")
     html = response.data.decode()
     assert response.status_code == 200
-    assert '<script type="module" src="/static/chat.js"></script>' in html
+    script = f'<script type="module" src="/static/{static_version()}/chat.js"></script>'
+    assert script in html
     assert "<script>" not in html and "style=" not in html
     assert "demo model" not in html  # a key is set
     assert "&#34;a&#34;, &#34;b&#34;, &#34;c&#34;" in html

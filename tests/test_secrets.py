@@ -8,6 +8,7 @@ import json
 import httpx2
 import pytest
 
+from streamchat.web.static_files import static_version
 from tests.support.fake_upstream import FakeUpstream, Script
 from tests.support.launch import start_gunicorn_against
 from tests.support.payloads import chat_body, reply_payloads, responses_payloads
@@ -93,7 +94,7 @@ def test_the_key_appears_in_no_response_header_page_or_log_line(leaky):
                 seen.append(
                     f"{path} {model} {response.status_code} {response.headers} {response.text}"
                 )
-        for path in ("/", "/static/chat.js", "/nowhere"):
+        for path in ("/", f"/static/{static_version()}/chat.js", "/nowhere"):
             response = http.get(server.url + path)
             seen.append(f"{response.headers} {response.text}")
         bad = http.post(

@@ -14,7 +14,7 @@ def index():
     """The chat page: the models and the API to use ride on data attributes; the demo
     badge shows when no key is set."""
     settings = current_runtime().settings
-    return render_template(
+    html = render_template(
         "index.html",
         demo=settings.demo,
         models=list(settings.openai_models),
@@ -22,3 +22,6 @@ def index():
         api=settings.chat_api,
         stream_format=settings.stream_format,
     )
+    # Asked again on every visit: it names the current /static/<version>/ URLs, and those
+    # are cached for a year.
+    return html, {"Cache-Control": "no-cache"}

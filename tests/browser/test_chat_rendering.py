@@ -67,7 +67,8 @@ def test_incremental_render_equals_a_whole_render(chat: ChatPage):
     the DOM a single render of the whole text makes."""
     same = chat.page.evaluate(
         """async () => {
-          const { renderContent, renderStreaming } = await import('/static/markdown.js');
+          const { renderContent, renderStreaming } = await import(
+            new URL('./markdown.js', document.querySelector('script[type=module]').src));
           const unit = "Text with **bold**, `code` and [a link](http://127.0.0.1/).\\n\\n" +
             "```python\\ndef f(x):\\n    return x * 2  # twice\\n```\\n\\n" +
             "1. one\\n2. two\\n\\n| a | b |\\n|---|:-:|\\n| 1 | 2 |\\n\\n> quote\\n\\n";
@@ -89,7 +90,7 @@ def test_incremental_render_equals_a_whole_render(chat: ChatPage):
 def test_without_vendor_files_replies_are_plain_text(browser, backend):
     chat = open_chat_page(browser, backend.server)
     try:
-        chat.page.route("**/static/vendor/**", lambda route: route.fulfill(status=404))
+        chat.page.route("**/static/*/vendor/**", lambda route: route.fulfill(status=404))
         chat.open()
         assert chat.page.get_attribute("body", "data-ready") == "plain"
         reply = '**bold** <img src=x onerror="window.__xss = 1"> `code`'
@@ -109,7 +110,7 @@ def test_libraries_arriving_late_redraw_the_replies_as_markdown(
     held = []
     try:
         # The vendor modules answer only after the page has given up waiting (3 s).
-        chat.page.route("**/static/vendor/**/*.js", lambda route: held.append(route))
+        chat.page.route("**/static/*/vendor/**/*.js", lambda route: held.append(route))
         chat.open()
         assert chat.page.get_attribute("body", "data-ready") == "plain"
         fake_upstream.script = Script(
@@ -155,7 +156,8 @@ def test_wire_adapters_map_lines_to_page_events(chat: ChatPage):
     }
     events = chat.page.evaluate(
         """async (lines) => {
-          const { ADAPTERS } = await import('/static/wire.js');
+          const { ADAPTERS } = await import(
+            new URL('./wire.js', document.querySelector('script[type=module]').src));
           const out = {};
           for (const api of Object.keys(lines)) {
             out[api] = lines[api].map((line) => ADAPTERS[api].events(line));
