@@ -4,6 +4,7 @@
 // controller of the page around a shared `state` object, attaches the listeners and
 // draws the saved conversations once the markdown libraries are in. The modules:
 //   wire.js        NDJSON body → page events, per API; streamReply (no DOM: Node tests it)
+//   sse.js         the same from an SSE body, when STREAM_FORMAT=sse (wire.js imports it)
 //   markdown.js    marked + DOMPurify + highlight.js from static/vendor/
 //   storage.js     conversations in localStorage, merged with other tabs' on save
 //   view.js        drawing the sidebar, the conversation, the status line
@@ -31,6 +32,7 @@ function readConfig(data) {
   const models = parseModels(data.models);
   return {
     api: data.api === "responses" ? "responses" : "chat", // missing or empty means chat
+    streamFormat: data.streamFormat === "sse" ? "sse" : "ndjson",
     models,
     defaultModel: data.defaultModel || models[0] || "",
   };

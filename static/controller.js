@@ -92,6 +92,7 @@ export class Controller {
 
     const result = await streamReply({
       api: this.config.api,
+      format: this.config.streamFormat,
       messages: sent,
       model: view.requestModel(conversation),
       signal: controller.signal,

@@ -1,8 +1,11 @@
-// streamchat wire: from a fetch body of NDJSON lines to page events, for either API.
+// streamchat wire: from a fetch body of NDJSON lines (or SSE events, sse.js) to page
+// events, for either API.
 //
 // No DOM here, on purpose: Node imports this file as it is (tests/node/wire.test.mjs),
 // so everything below runs on the same fetch, ReadableStream and TextDecoder the
 // browser has. Imported by controller.js (streamReply) and by the tests (all exports).
+
+import { readSse } from "./sse.js";
 
 /**
  * Yield each parsed NDJSON object from a fetch body, as the lines arrive.
@@ -125,12 +128,19 @@ export async function errorText(response) {
 
 const ignore = () => {};
 
+/** The stream formats the server offers: what to ask for, and how to read the answer. */
+export const FORMATS = {
+  ndjson: { accept: "application/x-ndjson", read: readNdjson },
+  sse: { accept: "text/event-stream", read: readSse },
+};
+
 /**
  * Stream one reply. Calls onText(delta) and onUsage(usage) as lines arrive; resolves to
  * {outcome, message} with outcome one of done, incomplete, cut off, error, stopped.
  * It never rejects: every failure is an outcome the page can show.
  * @param {object} options
  * @param {"chat"|"responses"} options.api which adapter (and endpoint) to use
+ * @param {"ndjson"|"sse"} [options.format] the framing to ask for (STREAM_FORMAT)
  * @param {{role: string, content: string}[]} options.messages the conversation to send
  * @param {string} [options.model] left out of the request when empty
  * @param {AbortSignal} options.signal aborting it makes the outcome "stopped"
@@ -142,6 +152,7 @@ const ignore = () => {};
  */
 export async function streamReply({
   api,
+  format,
   messages,
   model,
   signal,
@@ -151,19 +162,20 @@ export async function streamReply({
   fetch: send = (...args) => fetch(...args),
 }) {
   const adapter = ADAPTERS[api] || ADAPTERS.chat;
+  const framing = FORMATS[format] || FORMATS.ndjson;
   const body = { messages };
   if (model) body.model = model;
   let ended = false;
   try {
     const response = await send(adapter.endpoint, {
       method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "application/x-ndjson" },
+      headers: { "Content-Type": "application/json", Accept: framing.accept },
       body: JSON.stringify(body),
       signal,
     });
     if (!response.ok) return { outcome: "error", message: await errorText(response) };
     onOpen();
-    for await (const line of readNdjson(response.body)) {
+    for await (const line of framing.read(response.body)) {
       for (const event of adapter.events(line)) {
         if (event.type === "text") onText(event.text);
         else if (event.type === "usage") onUsage(event.usage);

@@ -5,21 +5,10 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
-import { ADAPTERS, errorText, readNdjson, streamReply } from "../../static/wire.js";
+import { ADAPTERS, errorText, readNdjson } from "../../static/wire.js";
+import { body, run } from "./streams.mjs";
 
 const encoder = new TextEncoder();
-
-/** A fetch body delivering each piece (string or bytes) as one read. */
-function body(...pieces) {
-  return new ReadableStream({
-    start(controller) {
-      for (const piece of pieces) {
-        controller.enqueue(typeof piece === "string" ? encoder.encode(piece) : piece);
-      }
-      controller.close();
-    },
-  });
-}
 
 async function lines(stream) {
   const out = [];
@@ -159,27 +148,6 @@ describe("ADAPTERS", () => {
     assert.deepEqual(events(RESPONSES_ERROR), [{ type: "error", message: UPSTREAM_CUT }]);
   });
 });
-
-/** Run streamReply against a fake fetch answering `response`; record what it saw. */
-async function run(api, response, options = {}) {
-  const seen = { texts: [], usages: [], opened: 0, requests: [] };
-  seen.result = await streamReply({
-    api,
-    messages: [{ role: "user", content: "hi" }],
-    model: "model-a",
-    signal: new AbortController().signal,
-    onOpen: () => (seen.opened += 1),
-    onText: (text) => seen.texts.push(text),
-    onUsage: (usage) => seen.usages.push(usage),
-    fetch: async (url, init) => {
-      seen.requests.push({ url, init });
-      if (response instanceof Error) throw response;
-      return response;
-    },
-    ...options,
-  });
-  return seen;
-}
 
 const ndjson = (...pieces) =>
   new Response(body(...pieces), { headers: { "Content-Type": "application/x-ndjson" } });

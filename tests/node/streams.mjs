@@ -1,0 +1,40 @@
+// Fetch bodies and a fake fetch for the page's wire tests (wire.test.mjs, sse.test.mjs):
+// a body is a ReadableStream of Uint8Array chunks, one chunk per read, so a test chooses
+// exactly where the reads split the lines. Not a test file itself.
+import { streamReply } from "../../static/wire.js";
+
+const encoder = new TextEncoder();
+
+/** A fetch body delivering each piece (string or bytes) as one read. */
+export function body(...pieces) {
+  return new ReadableStream({
+    start(controller) {
+      for (const piece of pieces) {
+        controller.enqueue(typeof piece === "string" ? encoder.encode(piece) : piece);
+      }
+      controller.close();
+    },
+  });
+}
+
+/** Run streamReply against a fake fetch answering `response`; record what it saw. */
+export async function run(api, response, options = {}) {
+  const seen = { texts: [], usages: [], opened: 0, requests: [] };
+  seen.result = await streamReply({
+    api,
+    messages: [{ role: "user", content: "hi" }],
+    model: "model-a",
+    signal: new AbortController().signal,
+    onOpen: () => (seen.opened += 1),
+    onText: (text) => seen.texts.push(text),
+    onUsage: (usage) => seen.usages.push(usage),
+    fetch: async (url, init) => {
+      seen.requests.push({ url, init });
+      if (response instanceof Error) throw response;
+      return response;
+    },
+    ...options,
+  });
+  return seen;
+}
+
