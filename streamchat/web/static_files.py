@@ -74,7 +74,8 @@ def compressed_tree(folder: Path, cache: Path, version: str) -> Path:
             copy = build / relative
             copy.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(folder / relative, copy)
-            if compressor.should_compress(copy.name):
+            # Source maps are fetched by developer tools only: not worth brotli's time.
+            if compressor.should_compress(copy.name) and copy.suffix != ".map":
                 compressor.compress(str(copy))
         # The copy must still be what the version names: no edit landed meanwhile.
         if static_version(build) != version:
