@@ -1,0 +1,45 @@
+"""Sign-in test values: obviously fake secrets, one password user made once per run,
+and the settings of an app with AUTH=password."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from streamchat.identity.accounts import hash_password, new_token, token_digest
+
+# Shaped so nobody mistakes them for real ones, and so a leak is easy to grep for.
+TEST_SECRET_KEY = "test-secret-key-not-real-0123456789abcdef"
+TEST_USER = "alice"
+TEST_PASSWORD = "test-password-not-real"
+OTHER_USER = "bob"
+OTHER_PASSWORD = "other-password-not-real"
+
+
+@cache
+def user_entries() -> str:
+    """AUTH_USERS for alice and bob (scrypt is slow: hashed once per run)."""
+    alice = f"{TEST_USER}:{hash_password(TEST_PASSWORD)}"
+    return f"{alice},{OTHER_USER}:{hash_password(OTHER_PASSWORD)}"
+
+
+@cache
+def api_token() -> tuple[str, str]:
+    """(a token, its API_TOKENS entry) for the program called ``ci``."""
+    token = new_token()
+    return token, f"ci:{token_digest(token)}"
+
+
+def password_settings(**settings: str) -> dict[str, str]:
+    """The settings of an app with AUTH=password, alice, bob and the ``ci`` token."""
+    return {
+        "AUTH": "password",
+        "SECRET_KEY": TEST_SECRET_KEY,
+        "AUTH_USERS": user_entries(),
+        "API_TOKENS": api_token()[1],
+        **settings,
+    }
+
+
+def sign_in(client, user: str = TEST_USER, password: str = TEST_PASSWORD, **kwargs):
+    """POST the sign-in form; the response."""
+    return client.post("/login", data={"username": user, "password": password}, **kwargs)
