@@ -224,6 +224,16 @@ def test_cross_site_sign_in_and_sign_out_posts_get_403(client, headers):
     assert client.get("/").status_code == 200  # still signed in
 
 
+def test_our_own_form_posts_pass_with_origin_null(client):
+    # Under Referrer-Policy: no-referrer, browsers send "Origin: null" on form posts.
+    ours = {"Origin": "null", "Sec-Fetch-Site": "same-origin"}
+    assert sign_in(client, headers=ours).status_code == 303
+    assert client.post("/logout", headers=ours).status_code == 303
+    # A sandboxed frame elsewhere also says null, but not same-origin: still refused.
+    for theirs in ({"Origin": "null"}, {"Origin": "null", "Sec-Fetch-Site": "cross-site"}):
+        assert sign_in(client, headers=theirs).status_code == 403
+
+
 def test_the_other_user_signs_in_too(client):
     assert sign_in(client, OTHER_USER, OTHER_PASSWORD).status_code == 303
     assert "Signed in as bob" in client.get("/").get_data(as_text=True)
