@@ -62,8 +62,8 @@ def _client():
     client = oauth.create_client(_CLIENT)
     metadata = client.load_server_metadata()
     issuer = _origin(auth.oidc_issuer)
-    for key in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
-        if _origin(str(metadata.get(key, ""))) != issuer:
+    for key in ("authorization_endpoint", "token_endpoint", "jwks_uri", "userinfo_endpoint"):
+        if key in metadata and _origin(str(metadata[key])) != issuer:
             raise RuntimeError(f"OIDC discovery's {key} is not on OIDC_ISSUER's origin")
     return client, allowed
 
@@ -89,6 +89,10 @@ def oidc_callback():
         LOG.warning("oidc sign-in failed: %s", type(error).__name__)
         return _refused("Signing in with your identity provider failed. Try again.")
     claims = token.get("userinfo") or {}
+    if "email" not in claims and claims.get("sub"):
+        # Many providers put the email in the UserInfo response, not the ID token.
+        info = client.userinfo(token=token)
+        claims = info if info.get("sub") == claims["sub"] else {}
     email = str(claims.get("email") or "")
     if not email or claims.get("email_verified") is not True:
         return _refused("Your account has no verified email address.")
