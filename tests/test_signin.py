@@ -7,12 +7,11 @@ import json
 import logging
 import time
 
-import httpx2
 import pytest
 
 from streamchat.identity.accounts import hash_password
 from streamchat.settings import SettingsError
-from tests.support.payloads import CHAT, reply_payloads, sse_body
+from tests.support.payloads import CHAT
 from tests.support.signin import (
     OTHER_PASSWORD,
     OTHER_USER,
@@ -20,15 +19,11 @@ from tests.support.signin import (
     TEST_SECRET_KEY,
     TEST_USER,
     api_token,
+    ok_upstream,
     password_settings,
     sign_in,
     user_entries,
 )
-
-
-def ok_upstream(request):
-    body = sse_body(reply_payloads("chatcmpl-signin", ["ok"]))
-    return httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=body)
 
 
 @pytest.fixture

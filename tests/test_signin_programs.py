@@ -5,26 +5,21 @@ from __future__ import annotations
 
 import hashlib
 
-import httpx2
 import pytest
 from click.testing import CliRunner
 from werkzeug.security import check_password_hash
 
 from streamchat.identity.accounts import TOKEN_PREFIX
 from streamchat.identity.cli import create_token, create_user
-from tests.support.payloads import CHAT, reply_payloads, sse_body
+from tests.support.payloads import CHAT
 from tests.support.signin import (
     TEST_PASSWORD,
     TEST_USER,
     api_token,
+    ok_upstream,
     password_settings,
     sign_in,
 )
-
-
-def ok_upstream(request):
-    body = sse_body(reply_payloads("chatcmpl-tokens", ["ok"]))
-    return httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=body)
 
 
 @pytest.fixture

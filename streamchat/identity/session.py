@@ -30,6 +30,15 @@ class _SessionCookies(SecureCookieSessionInterface):
     def get_cookie_secure(self, app: Flask) -> bool:
         return request.is_secure
 
+    def get_signing_serializer(self, app: Flask):
+        # Flask builds a new serializer (and its signer) twice per request; one per app
+        # will do, since SECRET_KEY does not change while the app runs.
+        serializer = app.extensions.get("streamchat.session_serializer")
+        if serializer is None:
+            serializer = super().get_signing_serializer(app)
+            app.extensions["streamchat.session_serializer"] = serializer
+        return serializer
+
 
 def unauthenticated() -> ApiError:
     """The refusal of an anonymous API call."""

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from functools import cache
 
+import httpx2
+
 from streamchat.identity.accounts import hash_password, new_token, token_digest
+from tests.support.payloads import reply_payloads, sse_body
 
 # Shaped so nobody mistakes them for real ones, and so a leak is easy to grep for.
 TEST_SECRET_KEY = "test-secret-key-not-real-0123456789abcdef"
@@ -43,3 +46,9 @@ def password_settings(**settings: str) -> dict[str, str]:
 def sign_in(client, user: str = TEST_USER, password: str = TEST_PASSWORD, **kwargs):
     """POST the sign-in form; the response."""
     return client.post("/login", data={"username": user, "password": password}, **kwargs)
+
+
+def ok_upstream(request: httpx2.Request) -> httpx2.Response:
+    """An SDK transport handler answering every request with a short streamed reply."""
+    body = sse_body(reply_payloads("chatcmpl-signin", ["ok"]))
+    return httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=body)
