@@ -42,9 +42,9 @@ def interleaved(cases: dict, n: int, rounds: int = 9) -> dict[str, float]:
     """The median per case, the cases taking turns each round (cores here drift)."""
     seen: dict[str, list[float]] = {name: [] for name in cases}
     for name, (app, headers) in cases.items():  # warm up, and check each is served
-        statuses = []
+        statuses: list[str] = []
         environ = EnvironBuilder(path="/", headers=headers).get_environ()
-        page = b"".join(app(environ, lambda status, h, e=None: statuses.append(status)))
+        page = b"".join(app(environ, lambda status, h, e=None, seen=statuses: seen.append(status)))
         assert statuses == ["200 OK"], name
         assert (name == "none") == (b"Sign out" not in page), name
     for _ in range(rounds):
