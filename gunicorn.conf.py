@@ -27,7 +27,7 @@ except SettingsError as error:
 
 # Metrics (METRICS_TOKEN): each worker writes its counts to this directory and a scrape
 # adds them up, so it is set here, in the master, before any worker starts.
-prepare_directory()
+prepare_directory(server.metrics_dir)
 
 bind = server.bind
 workers = server.workers

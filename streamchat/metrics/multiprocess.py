@@ -18,11 +18,11 @@ ENV = "PROMETHEUS_MULTIPROC_DIR"
 _created: list[str] = []
 
 
-def prepare_directory() -> str:
-    """Use PROMETHEUS_MULTIPROC_DIR (emptied) or a new temporary directory; the workers
-    inherit the variable. Returns the directory."""
-    directory = os.environ.get(ENV)
+def prepare_directory(directory: str | None) -> str:
+    """Use ``directory`` (PROMETHEUS_MULTIPROC_DIR; emptied) or a new temporary one, and
+    set the variable for the workers to inherit. Returns the directory."""
     if directory:
+        os.environ[ENV] = directory
         path = Path(directory)
         path.mkdir(parents=True, exist_ok=True)
         for stale in path.glob("*.db"):

@@ -30,6 +30,7 @@ class ServerSettings:
     forwarded_allow_ips: str
     access_log: str | None
     log_level: str
+    metrics_dir: str | None
 
     @property
     def bind(self) -> str:
@@ -61,4 +62,6 @@ def load_server_settings(overrides: Mapping[str, Any] | None = None) -> ServerSe
         forwarded_allow_ips=text(source, "FORWARDED_ALLOW_IPS", "127.0.0.1,::1"),
         access_log=text(source, "GUNICORN_ACCESS_LOG", None),
         log_level=choice(source, "LOG_LEVEL", "INFO", LOG_LEVELS),
+        # prometheus_client's own variable; unset, the master makes a temporary one.
+        metrics_dir=text(source, "PROMETHEUS_MULTIPROC_DIR", None),
     )
