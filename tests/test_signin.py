@@ -19,6 +19,7 @@ from tests.support.signin import (
     TEST_SECRET_KEY,
     TEST_USER,
     api_token,
+    chat_status,
     ok_upstream,
     password_settings,
     sign_in,
@@ -75,7 +76,7 @@ def test_a_malformed_user_entry_names_the_user_not_the_hash(make_app):
 def test_auth_none_is_open_as_before(make_app):
     client = make_app(ok_upstream).test_client()
     assert client.get("/").status_code == 200
-    assert client.post("/api/chat", json=CHAT).status_code == 200
+    assert chat_status(client) == 200
 
 
 # --- the gate ---------------------------------------------------------------------------
@@ -116,7 +117,7 @@ def test_a_wrong_password_signs_nobody_in(app, client, user, password):
     assert "That user name and password do not match." in page
     assert 'name="password"' in page  # the form again
     assert client.get("/").status_code == 303
-    assert client.post("/api/chat", json=CHAT).status_code == 401
+    assert chat_status(client) == 401
     assert app.transport.requests == []
 
 
@@ -194,7 +195,7 @@ def test_sign_out_ends_the_session(client):
     response = client.post("/logout")
     assert response.status_code == 303 and response.headers["Location"] == "/login"
     assert client.get("/").status_code == 303
-    assert client.post("/api/chat", json=CHAT).status_code == 401
+    assert chat_status(client) == 401
 
 
 def test_a_new_password_ends_old_sessions(make_app):
@@ -241,12 +242,12 @@ def test_each_user_has_their_own_rate_limit(make_app):
     client = make_app(ok_upstream, **password_settings(RATE_LIMIT="1/minute")).test_client()
     token = api_token()[0]
     sign_in(client)
-    assert client.post("/api/chat", json=CHAT).status_code == 200
-    assert client.post("/api/chat", json=CHAT).status_code == 429
+    assert chat_status(client) == 200
+    assert chat_status(client) == 429
     # Same address, same app, another identity: its own budget.
     bearer = {"Authorization": f"Bearer {token}"}
     second = client.application.test_client()
-    assert second.post("/api/chat", json=CHAT, headers=bearer).status_code == 200
+    assert chat_status(second, headers=bearer) == 200
 
 
 def test_the_request_log_names_the_user_and_never_a_secret(app, client, caplog):
@@ -256,11 +257,9 @@ def test_the_request_log_names_the_user_and_never_a_secret(app, client, caplog):
     try:
         sign_in(client, TEST_USER, "wrong-password-123")
         sign_in(client)
-        client.post("/api/chat", json=CHAT)
+        chat_status(client)
         token = api_token()[0]
-        client.application.test_client().post(
-            "/api/chat", json=CHAT, headers={"Authorization": f"Bearer {token}"}
-        )
+        chat_status(client.application.test_client(), headers={"Authorization": f"Bearer {token}"})
     finally:
         logger.propagate = False
     # One line per request (caplog may see a record twice: at its logger and at the root).

@@ -16,6 +16,7 @@ from tests.support.signin import (
     TEST_PASSWORD,
     TEST_USER,
     api_token,
+    chat_status,
     ok_upstream,
     password_settings,
     sign_in,
@@ -109,10 +110,8 @@ def test_create_token_prints_the_token_then_its_hashed_entry(make_app):
     assert name == "deploy-bot" and digest == hashlib.sha256(token.encode()).hexdigest()
     assert token not in entry and token[len(TOKEN_PREFIX) :] not in entry
     app = make_app(ok_upstream, **password_settings(API_TOKENS=entry))
-    response = app.test_client().post(
-        "/api/chat", json=CHAT, headers={"Authorization": f"Bearer {token}"}
-    )
-    assert response.status_code == 200
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert chat_status(app.test_client(), headers=bearer) == 200
     second = CliRunner().invoke(create_token, ["deploy-bot"]).stdout.splitlines()[0]
     assert second != token  # random each time
 

@@ -8,7 +8,7 @@ from functools import cache
 import httpx2
 
 from streamchat.identity.accounts import hash_password, new_token, token_digest
-from tests.support.payloads import reply_payloads, sse_body
+from tests.support.payloads import CHAT, reply_payloads, sse_body
 
 # Shaped so nobody mistakes them for real ones, and so a leak is easy to grep for.
 TEST_SECRET_KEY = "test-secret-key-not-real-0123456789abcdef"
@@ -52,3 +52,12 @@ def ok_upstream(request: httpx2.Request) -> httpx2.Response:
     """An SDK transport handler answering every request with a short streamed reply."""
     body = sse_body(reply_payloads("chatcmpl-signin", ["ok"]))
     return httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=body)
+
+
+def chat_status(client, **kwargs) -> int:
+    """POST a chat and read the whole reply: a streamed body left unread would close its
+    request context later, inside some other request, and break that one."""
+    response = client.post("/api/chat", json=CHAT, **kwargs)
+    response.get_data()
+    response.close()
+    return response.status_code
