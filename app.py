@@ -12,6 +12,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from streamchat.identity import install_identity
 from streamchat.metrics.collectors import stream_metrics
 from streamchat.metrics.endpoint import metrics
 from streamchat.runtime import Runtime, install_runtime
@@ -22,8 +23,9 @@ from streamchat.web.api import api
 from streamchat.web.errors import install_error_handlers
 from streamchat.web.headers import install_security_headers
 from streamchat.web.health import health
+from streamchat.web.origin import check_same_origin
 from streamchat.web.page import page
-from streamchat.web.ratelimit import install_rate_limits
+from streamchat.web.ratelimit import client_address, install_rate_limits
 from streamchat.web.requestlog import configure_logging, install_request_log
 from streamchat.web.static_files import install_static_files, static_version
 from streamchat.worker.admission import OpenStreams
@@ -64,6 +66,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=x_host)
     configure_logging(settings.log_level)
     install_request_log(app)  # before the rate limiter, so refusals are logged too
+    # Who may spend the key, before the rate limit (which keys on them) and any work.
+    install_identity(
+        app,
+        settings.auth,
+        settings.ratelimit_storage_uri,
+        same_origin=lambda: check_same_origin(settings.allowed_origins),
+        client_address=client_address,
+    )
     install_rate_limits(app, settings, api)
     app.register_blueprint(page)
     app.register_blueprint(health)

@@ -19,6 +19,7 @@ class ApiError(Exception):
     type: str
     code: str
     retry_after: int | None = None
+    headers: dict[str, str] | None = None  # e.g. WWW-Authenticate on a 401
 
     def body(self) -> dict:
         """The JSON body: ``{"error": {"message", "type", "code"}}``."""

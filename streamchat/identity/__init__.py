@@ -1,7 +1,50 @@
-"""Room for identity: who may spend the key (sign-in, sessions, API tokens).
+"""Identity: who may spend the key (docs/architecture.md, "Request lifecycle").
 
-Empty until the sign-in issue lands. What goes here: the Flask-Login user loader, the
-password and OpenID Connect sign-in routes, API-token checks and the CLI that makes
-users and tokens. It may import settings, errors and runtime; streamchat.web and
-app.py import it, and budgets key on the identities it gives.
+Holds the accounts (password users and API tokens, ``accounts``), the session and the
+gate that refuses anonymous requests (``session``, Flask-Login), the password sign-in
+routes (``routes``), OpenID Connect sign-in (``oidc``, Authlib), throttled guessing
+(``throttle``, in the rate-limit storage) and the CLI that makes users and tokens
+(``cli``). ``install_identity`` wires them on an app.
+
+It may import settings, errors and runtime. What it needs from the web layer (the
+same-origin check, the client address) is handed in by app.py. streamchat.web and
+app.py import it; budgets key on the identities it gives (``current_identity``).
 """
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import Flask
+
+from ..settings.auth import AuthSettings
+from .accounts import Accounts, Identity
+from .cli import create_token, create_user
+from .oidc import allow_list, install_oidc
+from .routes import SignIn, install_routes
+from .session import current_identity, install_session
+from .throttle import SignInThrottle
+
+__all__ = ["Identity", "current_identity", "install_identity"]
+
+
+def install_identity(
+    app: Flask,
+    auth: AuthSettings,
+    storage_uri: str,
+    same_origin: Callable[[], None],
+    client_address: Callable[[], str],
+) -> None:
+    """The CLI always; with AUTH set, the session, the gate and the sign-in routes."""
+    app.cli.add_command(create_user)
+    app.cli.add_command(create_token)
+    if not auth.enabled:
+        return
+    accounts = Accounts(auth.users, auth.tokens)
+    allowed = lambda email: False  # noqa: E731 (no OpenID accounts in password mode)
+    if auth.mode == "oidc":
+        install_oidc(app, auth)
+        allowed = allow_list(auth)
+    install_session(app, auth, accounts, allowed)
+    throttle = SignInThrottle(storage_uri)
+    install_routes(app, SignIn(auth, accounts, throttle, same_origin, client_address))

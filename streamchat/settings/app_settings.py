@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from .auth import AuthSettings, load_auth_settings
 from .values import SettingsError, boolean, choice, integer, number, text
 
 DEFAULT_MODEL = "gpt-5.4-mini"
@@ -59,6 +60,7 @@ class Settings:
     request_body_timeout_seconds: float
     max_upstream_event_bytes: int
     metrics_token: str | None
+    auth: AuthSettings = field(default_factory=AuthSettings)
 
     @property
     def demo(self) -> bool:
@@ -68,7 +70,8 @@ class Settings:
     def __repr__(self) -> str:
         # The key must never reach a log line or a traceback through a repr.
         shown = "<set>" if self.openai_api_key else "<unset>"
-        return f"Settings(openai_api_key={shown}, model={self.openai_model!r}, ...)"
+        model, auth = self.openai_model, self.auth.mode
+        return f"Settings(openai_api_key={shown}, model={model!r}, auth={auth!r}, ...)"
 
 
 def _rate_limit(source: Mapping[str, Any]) -> str:
@@ -198,4 +201,5 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
         log_level=choice(
             source, "LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
         ),
+        auth=load_auth_settings(source),
     )

@@ -24,6 +24,7 @@ def json_error(error: ApiError):
     response.status_code = error.status
     if error.retry_after is not None:
         response.headers["Retry-After"] = str(error.retry_after)
+    response.headers.update(error.headers or {})
     return response
 
 

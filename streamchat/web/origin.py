@@ -27,6 +27,11 @@ def _cross_site() -> ApiError:
 def check_same_origin(allowed_origins: tuple[str, ...]) -> None:
     """Raise a 403 ApiError when a browser sent this request from another site."""
     origin = request.headers.get("Origin")
+    site = request.headers.get("Sec-Fetch-Site")
+    if origin == "null" and site == "same-origin":
+        # Our own page's form posts: under Referrer-Policy no-referrer the browser sends
+        # "Origin: null", and Sec-Fetch-Site (which a page cannot set) says where from.
+        return
     if origin is not None:
         if origin.rstrip("/") in allowed_origins:
             return
@@ -36,6 +41,5 @@ def check_same_origin(allowed_origins: tuple[str, ...]) -> None:
         if origin == "null" or not netloc or netloc != request.host.lower():
             raise _cross_site()
         return
-    site = request.headers.get("Sec-Fetch-Site")
     if site is not None and site not in _FROM_OUR_PAGE:
         raise _cross_site()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 
+from ..identity import current_identity
 from ..runtime import current_runtime
 
 page = Blueprint("page", __name__)
@@ -21,6 +22,7 @@ def index():
         default_model=settings.openai_model,
         api=settings.chat_api,
         stream_format=settings.stream_format,
+        identity=current_identity(),
     )
     # Asked again on every visit: it names the current /static/<version>/ URLs, and those
     # are cached for a year.

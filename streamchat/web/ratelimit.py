@@ -12,6 +12,7 @@ from flask_limiter.util import get_remote_address
 from limits.errors import ConfigurationError
 
 from ..errors import ApiError
+from ..identity import current_identity
 from ..settings import Settings, SettingsError
 from .errors import json_error
 
@@ -30,7 +31,15 @@ def _too_many_requests(limit: RequestLimit):
 
 
 def client_key() -> str:
-    """Who a limit counts against: the client address, an IPv6 client by its /64.
+    """Who a limit counts against: the signed-in user (or token), else the address."""
+    identity = current_identity()
+    if identity is not None:
+        return f"user:{identity.id}"
+    return client_address()
+
+
+def client_address() -> str:
+    """The client address, an IPv6 client by its /64.
 
     One IPv6 subscriber is handed a whole /64 (2^64 addresses), so counting full
     addresses would give such a client as many buckets as it likes.
@@ -45,7 +54,7 @@ def client_key() -> str:
 
 
 def install_rate_limits(app: Flask, settings: Settings, api: Blueprint) -> Limiter | None:
-    """Limit every route of ``api`` to ``RATE_LIMIT`` per client address.
+    """Limit every route of ``api`` to ``RATE_LIMIT`` per user, else per client address.
 
     The address is ``request.remote_addr``: the peer, or what ProxyFix trusted from
     ``TRUSTED_PROXY_COUNT`` proxies, never a header a client can simply set

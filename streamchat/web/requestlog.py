@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from flask import Flask, g, request
 from pythonjsonlogger.json import JsonFormatter
 
+from ..identity import current_identity
+
 ACCESS = logging.getLogger("streamchat.access")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _POLLED_ROUTES = {"/healthz", "/readyz", "/metrics"}
@@ -68,6 +70,7 @@ class RequestRecord:
     bytes: int = 0
     usage: dict | None = None
     upstream_read: str | None = None  # "direct" or "fallback": see streamchat.relay.source
+    user: str | None = None  # the user's or token's name; never a token or password
     logged: bool = False
 
     def sent(self, piece: bytes, heartbeat: bool) -> None:
@@ -98,6 +101,7 @@ class RequestRecord:
             "status": self.status,
             "outcome": self.outcome,
             "model": self.model,
+            "user": self.user,
             "duration_ms": round((time.perf_counter() - self.started) * 1000, 1),
         }
         if self.first_data is not None:
@@ -136,6 +140,8 @@ def install_request_log(app: Flask) -> None:
         if record is None:  # the request failed before before_request ran
             record = RequestRecord(request_id_from(None), request.method, request.path)
         response.headers["X-Request-ID"] = record.request_id
+        identity = current_identity()
+        record.user = identity.name if identity else None
         record.status = response.status_code
         if not getattr(response, "logs_when_done", False):
             record.outcome = "rejected" if response.status_code >= 400 else "completed"

@@ -48,7 +48,8 @@ def wait_until_serving(
         if process.poll() is not None:
             raise RuntimeError(f"server exited early:\n{output()}")
         try:
-            if httpx2.get(f"http://127.0.0.1:{port}/", timeout=2).status_code == 200:
+            # 303: with sign-in on, the page sends an anonymous visitor to /login.
+            if httpx2.get(f"http://127.0.0.1:{port}/", timeout=2).status_code in (200, 303):
                 return
         except httpx2.HTTPError:
             pass

@@ -1,0 +1,50 @@
+"""The commands that make sign-in entries: ``flask --app app create-user NAME`` and
+``flask --app app create-token NAME``. Prompts go to standard error, so standard output
+holds only what to paste into AUTH_USERS or API_TOKENS."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..settings.auth import NAME
+from .accounts import MIN_PASSWORD_CHARS, hash_password, new_token, token_digest
+
+
+def _check_name(name: str) -> None:
+    if not NAME.fullmatch(name):
+        raise click.ClickException("NAME may hold letters, digits and . _ @ + - (at most 64)")
+
+
+def _read_password() -> str:
+    """Twice: at a terminal, hidden prompts; when piped, the first two lines of stdin."""
+    if sys.stdin.isatty():
+        return click.prompt("Password", hide_input=True, confirmation_prompt=True, err=True)
+    first, second = sys.stdin.readline(), sys.stdin.readline()
+    if not second:
+        raise click.ClickException("Give the password twice, one line each")
+    if first.rstrip("\r\n") != second.rstrip("\r\n"):
+        raise click.ClickException("The two passwords differ")
+    return first.rstrip("\r\n")
+
+
+@click.command("create-user")
+@click.argument("name")
+def create_user(name: str) -> None:
+    """Print the AUTH_USERS entry for NAME, with a password read twice."""
+    _check_name(name)
+    password = _read_password()
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise click.ClickException(f"A password needs at least {MIN_PASSWORD_CHARS} characters")
+    click.echo(f"{name}:{hash_password(password)}")
+
+
+@click.command("create-token")
+@click.argument("name")
+def create_token(name: str) -> None:
+    """Print a new API token (shown once), then its API_TOKENS entry (a hash)."""
+    _check_name(name)
+    token = new_token()
+    click.echo(token)
+    click.echo(f"{name}:{token_digest(token)}")

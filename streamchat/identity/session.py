@@ -1,0 +1,128 @@
+"""The session and the gate: Flask-Login keeps who is signed in (a signed cookie), API
+tokens come as ``Authorization: Bearer``, and with ``AUTH`` set every request but the
+open ones needs an identity before any other work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from flask import Flask, current_app, redirect, request, url_for
+from flask.sessions import SecureCookieSessionInterface
+from flask_login import LoginManager, current_user
+
+from ..errors import ApiError
+from ..settings.auth import AuthSettings
+from .accounts import Accounts, Identity
+
+# Open without an identity: probes, the metrics endpoint (it has its own token), the
+# sign-in routes themselves and the static files.
+OPEN_BLUEPRINTS = frozenset({"health", "metrics", "signin"})
+OIDC_PREFIX = "oidc:"
+
+
+class _SessionCookies(SecureCookieSessionInterface):
+    """Secure when the request came over HTTPS (behind TRUSTED_PROXY_COUNT proxies,
+    ProxyFix has set the scheme from X-Forwarded-Proto), so plain local HTTP works."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return request.is_secure
+
+    def get_signing_serializer(self, app: Flask):
+        # Flask builds a new serializer (and its signer) twice per request; one per app
+        # will do, since SECRET_KEY does not change while the app runs.
+        serializer = app.extensions.get("streamchat.session_serializer")
+        if serializer is None:
+            serializer = super().get_signing_serializer(app)
+            app.extensions["streamchat.session_serializer"] = serializer
+        return serializer
+
+
+def unauthenticated() -> ApiError:
+    """The refusal of an anonymous API call."""
+    return ApiError(
+        401,
+        "Sign in first, or send an API token as Authorization: Bearer <token>.",
+        "authentication_error",
+        "unauthenticated",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+def local_path(target: str | None) -> str | None:
+    """``target`` when it is a path on this site (``/...``), else None: never another
+    host, a scheme, ``//host`` or ``/\\host``, and no control characters."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return None
+    if any(ord(c) < 0x20 or c == "\x7f" for c in target) or "\\" in target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+def oidc_identity(email: str) -> Identity:
+    """The identity of someone signed in through the OpenID provider."""
+    return Identity(OIDC_PREFIX + email, email, "oidc")
+
+
+def current_identity() -> Identity | None:
+    """Who made this request, or None (anonymous, or AUTH=none)."""
+    if not hasattr(current_app, "login_manager"):
+        return None
+    user = current_user._get_current_object()
+    return user if isinstance(user, Identity) else None
+
+
+def install_session(
+    app: Flask, auth: AuthSettings, accounts: Accounts, allowed: Callable[[str], bool]
+) -> LoginManager:
+    """Flask-Login on ``app``, the cookie settings, and the gate (AUTH must not be none).
+    ``allowed(email)`` says whether an OpenID account may still come in."""
+    app.secret_key = auth.secret_key
+    app.session_interface = _SessionCookies()
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=timedelta(days=auth.session_days),
+        # The lifetime counts from sign-in: no new cookie (and no signing) per request.
+        SESSION_REFRESH_EACH_REQUEST=False,
+    )
+    manager = LoginManager(app)
+    # Flask-Login's address/agent fingerprint would only mark sessions non-fresh; the
+    # cookie is signed, expires, and is renewed at sign-in.
+    manager.session_protection = None
+
+    @manager.user_loader
+    def load_from_session(session_id: str) -> Identity | None:
+        if session_id.startswith(OIDC_PREFIX):
+            email = session_id[len(OIDC_PREFIX) :]
+            return oidc_identity(email) if auth.mode == "oidc" and allowed(email) else None
+        return accounts.from_session(session_id)
+
+    @manager.request_loader
+    def load_from_token(req) -> Identity | None:
+        scheme, _, token = (req.headers.get("Authorization") or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        return accounts.from_token(token.strip())
+
+    @manager.unauthorized_handler
+    def refuse():
+        if request.path.startswith("/api/"):
+            raise unauthenticated()
+        target = request.full_path.rstrip("?") if request.method == "GET" else None
+        return redirect(url_for("signin.login_form", next=local_path(target)), 303)
+
+    @app.before_request
+    def require_identity():
+        if request.blueprint in OPEN_BLUEPRINTS or request.endpoint == "static":
+            return None
+        if current_user.is_authenticated:
+            return None
+        return manager.unauthorized()
+
+    return manager
