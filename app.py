@@ -12,6 +12,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from streamchat.budgets import build_budgets
 from streamchat.identity import install_identity
 from streamchat.metrics.collectors import stream_metrics
 from streamchat.metrics.endpoint import metrics
@@ -20,6 +21,7 @@ from streamchat.settings import load_settings
 from streamchat.upstream.client import build_client
 from streamchat.upstream.readiness import ReadinessCheck
 from streamchat.web.api import api
+from streamchat.web.budget import budget
 from streamchat.web.errors import install_error_handlers
 from streamchat.web.headers import install_security_headers
 from streamchat.web.health import health
@@ -54,7 +56,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         client, settings.demo, settings.ready_timeout_seconds, settings.ready_cache_seconds
     )
     counted = stream_metrics() if settings.metrics_token else None
-    install_runtime(app, Runtime(settings, client, OpenStreams(), readiness, counted))
+    budgets = build_budgets(settings, app.instance_path)
+    install_runtime(app, Runtime(settings, client, OpenStreams(), readiness, counted, budgets))
     install_static_files(app, version)  # before ProxyFix: that one stays outermost
     if settings.trusted_proxy_count:
         # Trust X-Forwarded-* only from the proxies we were told about, so a client
@@ -78,6 +81,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(page)
     app.register_blueprint(health)
     app.register_blueprint(api)
+    app.register_blueprint(budget)
     if settings.metrics_token:
         app.register_blueprint(metrics)  # no token, no route: a plain 404
     install_error_handlers(app)

@@ -1,9 +1,9 @@
 """What one app instance holds for its requests, and the one typed way to reach it.
 
 ``create_app`` builds a Runtime once (settings, the SDK client, this worker's open
-streams, the readiness check, the metrics) and installs it on the app; views and hooks reach it
-with ``current_runtime()`` (in a request) or ``runtime_of(app)`` (outside one, e.g.
-gunicorn's worker hooks). Anyone may import this module.
+streams, the readiness check, the metrics, the token budgets) and installs it on the
+app; views and hooks reach it with ``current_runtime()`` (in a request) or
+``runtime_of(app)`` (outside one, e.g. gunicorn's worker hooks). Anyone may import this module.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import openai
 from flask import Flask, current_app
 
+from .budgets import Budgets
 from .metrics.collectors import StreamMetrics
 from .settings import Settings
 from .upstream.readiness import ReadinessCheck
@@ -24,13 +25,14 @@ _EXTENSION = "streamchat"
 @dataclass(frozen=True)
 class Runtime:
     """What the views need, built once per app: settings, the upstream client, this
-    worker's open streams, the readiness check, and the metrics when they are on."""
+    worker's open streams, the readiness check, and the metrics and budgets when on."""
 
     settings: Settings
     client: openai.OpenAI
     streams: OpenStreams
     readiness: ReadinessCheck
     metrics: StreamMetrics | None = None
+    budgets: Budgets | None = None
 
 
 def install_runtime(app: Flask, runtime: Runtime) -> None:

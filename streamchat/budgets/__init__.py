@@ -1,7 +1,36 @@
-"""Room for token budgets: how much each person, and the whole deployment, may spend.
+"""Token budgets: how much each person, and the whole deployment, may spend (README,
+"Budgets"; docs/architecture.md, "Request lifecycle").
 
-Empty until the budgets issue lands. What goes here: the budget store (shared by every
-worker, Redis across instances), the check before an upstream call and the count when
-a stream ends. It may import settings, errors, runtime and identity; streamchat.web
-and app.py import it. It counts per stream, never per chunk.
+Holds the counter stores (``store``: SQLite in the instance folder shared by every
+worker, or Redis across instances), the check and reservation before an upstream call
+and the settling when a stream ends (``ledger``), and what a stream counts: reported
+usage, else an estimate (``counting``). ``install_budgets`` builds them for an app.
+
+It may import settings and errors; streamchat.web, runtime and app.py import it. It
+works per stream, never per chunk.
 """
+
+from __future__ import annotations
+
+from ..settings import Settings
+from .counting import estimate_input_tokens, tokens_counted
+from .ledger import Admission, Budgets, budget_unavailable
+from .store import BudgetStoreUnavailable, counter_store
+
+__all__ = [
+    "Admission",
+    "BudgetStoreUnavailable",
+    "Budgets",
+    "budget_unavailable",
+    "build_budgets",
+    "estimate_input_tokens",
+    "tokens_counted",
+]
+
+
+def build_budgets(settings: Settings, instance_path: str) -> Budgets | None:
+    """The app's Budgets, or None when neither TOKEN_BUDGET nor GLOBAL_TOKEN_BUDGET is set."""
+    if not (settings.token_budget or settings.global_token_budget):
+        return None
+    store = counter_store(settings.budget_storage_uri, instance_path)
+    return Budgets(store, settings.token_budget, settings.global_token_budget)

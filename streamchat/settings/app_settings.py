@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .auth import AuthSettings, load_auth_settings
+from .budgets import BudgetSetting, budget, budget_storage_uri, max_tokens_field
 from .values import SettingsError, boolean, choice, integer, number, text
 
 DEFAULT_MODEL = "gpt-5.4-mini"
@@ -61,6 +62,9 @@ class Settings:
     max_upstream_event_bytes: int
     metrics_token: str | None
     auth: AuthSettings = field(default_factory=AuthSettings)
+    token_budget: BudgetSetting | None = None
+    global_token_budget: BudgetSetting | None = None
+    budget_storage_uri: str = "memory://"
 
     @property
     def demo(self) -> bool:
@@ -176,12 +180,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
         chat_api=choice(source, "CHAT_API", "chat", ("chat", "responses")),
         stream_format=choice(source, "STREAM_FORMAT", "ndjson", ("ndjson", "sse")),
         max_output_tokens=integer(source, "MAX_OUTPUT_TOKENS", 4096, minimum=0),
-        max_tokens_field=choice(
-            source,
-            "MAX_TOKENS_FIELD",
-            "max_completion_tokens",
-            ("max_completion_tokens", "max_tokens"),
-        ),
+        max_tokens_field=max_tokens_field(source, _base_url(source)),
         rate_limit=_rate_limit(source),
         ratelimit_storage_uri=_storage_uri(source),
         trusted_proxy_count=integer(source, "TRUSTED_PROXY_COUNT", 0, minimum=0),
@@ -202,4 +201,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
             source, "LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
         ),
         auth=load_auth_settings(source),
+        token_budget=budget(source, "TOKEN_BUDGET"),
+        global_token_budget=budget(source, "GLOBAL_TOKEN_BUDGET"),
+        budget_storage_uri=budget_storage_uri(source, _storage_uri(source)),
     )

@@ -22,10 +22,13 @@ from .refusals import bad_upstream_reply, from_upstream_exception
 
 @dataclass(frozen=True)
 class ChatRequest:
-    """A validated request: the model to use and the conversation, system prompt first."""
+    """A validated request: the model to use, the conversation (system prompt first),
+    and the output cap to send (MAX_OUTPUT_TOKENS, or less when a budget is nearly
+    spent; 0 sends none)."""
 
     model: str
     messages: list[dict[str, str]]
+    max_output_tokens: int = 0
 
 
 class ServerShuttingDown(UpstreamEventError):
@@ -120,10 +123,10 @@ def open_chat_stream(
     body: dict = {"model": chat.model, "messages": chat.messages, "stream": True}
     if settings.openai_stream_usage:
         body["stream_options"] = {"include_usage": True}
-    if settings.max_output_tokens:
-        # OpenAI's reasoning models take only max_completion_tokens; Ollama and some
-        # other servers only max_tokens. MAX_TOKENS_FIELD says which.
-        body[settings.max_tokens_field] = settings.max_output_tokens
+    if chat.max_output_tokens:
+        # OpenAI's reasoning models take only max_completion_tokens; Ollama, llama.cpp
+        # and vLLM read max_tokens. MAX_TOKENS_FIELD (auto: by host) says which.
+        body[settings.max_tokens_field] = chat.max_output_tokens
     return open_stream(client, "/chat/completions", body)
 
 
@@ -143,6 +146,6 @@ def open_responses_stream(
         "store": False,
         "stream": True,
     }
-    if settings.max_output_tokens:
-        body["max_output_tokens"] = settings.max_output_tokens
+    if chat.max_output_tokens:
+        body["max_output_tokens"] = chat.max_output_tokens
     return open_stream(client, "/responses", body)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, request, stream_with_context
 from werkzeug.wsgi import ClosingIterator
 
+from ..budgets import estimate_input_tokens
 from ..errors import ApiError
 from ..relay.client_socket import client_socket, has_left
 from ..relay.ndjson import HEARTBEAT_LINE, relay
@@ -16,6 +17,7 @@ from ..relay.sse import as_sse
 from ..runtime import current_runtime
 from ..upstream.streams import open_chat_stream, open_responses_stream
 from .body import read_json_body
+from .budget import REMAINING_HEADER, admit, count, release
 from .origin import check_same_origin
 from .requestlog import current_record
 from .validation import validate_chat_request
@@ -68,10 +70,16 @@ def _stream(open_stream, protocol):
             "server_busy",
             retry_after=BUSY_RETRY_AFTER_SECONDS,
         )
+    estimated_input = estimate_input_tokens(chat_request.messages)
+    admission = None
     try:
+        # Token budgets, before any upstream call: a 429 when spent, else the reply's
+        # cost reserved and its output cap lowered to what is left.
+        chat_request, admission = admit(runtime, chat_request, estimated_input)
         upstream = open_stream(runtime.client, chat_request, settings)
     except BaseException:
         runtime.streams.unreserve()
+        release(runtime, admission)
         raise
     runtime.streams.add(upstream)
     if runtime.metrics:
@@ -88,6 +96,8 @@ def _stream(open_stream, protocol):
         if record.logged:
             return
         record.usage = protocol.usage
+        # However the stream ended, what it spent is counted (reported, else estimated).
+        count(runtime, record, admission, estimated_input)
         record.log()
         if runtime.metrics:
             runtime.metrics.stream_ended(
@@ -128,7 +138,9 @@ def _stream(open_stream, protocol):
         # direct_passthrough werkzeug hands the iterable to the server unwrapped.)
         ClosingIterator(stream_with_context(body), finish),
         mimetype="text/event-stream" if wants_sse else "application/x-ndjson",
-        headers=STREAM_HEADERS,
+        headers=STREAM_HEADERS
+        if admission is None
+        else {**STREAM_HEADERS, REMAINING_HEADER: str(admission.remaining)},
         # The body yields bytes only: no per-chunk re-encoding layer (iter_encoded).
         direct_passthrough=True,
     )

@@ -71,6 +71,8 @@ class RequestRecord:
     usage: dict | None = None
     upstream_read: str | None = None  # "direct" or "fallback": see streamchat.relay.source
     user: str | None = None  # the user's or token's name; never a token or password
+    tokens_counted: int | None = None  # what the stream counted against budgets
+    tokens_source: str | None = None  # "reported" by the upstream, or "estimated"
     logged: bool = False
 
     def sent(self, piece: bytes, heartbeat: bool) -> None:
@@ -114,6 +116,9 @@ class RequestRecord:
             fields["usage"] = self.usage
         if self.upstream_read:
             fields["upstream_read"] = self.upstream_read
+        if self.tokens_counted is not None:
+            fields["tokens_counted"] = self.tokens_counted
+            fields["tokens_source"] = self.tokens_source
         # Load balancers and Prometheus poll these every few seconds: kept out of INFO.
         level = logging.DEBUG if self.route in _POLLED_ROUTES else logging.INFO
         ACCESS.log(level, "request", extra=fields)

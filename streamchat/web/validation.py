@@ -68,4 +68,4 @@ def validate_chat_request(body: object, settings: Settings) -> ChatRequest:
         )
     if conversation[-1]["role"] != "user":
         raise bad_request("The last message must be from the user.", "invalid_messages")
-    return ChatRequest(model=model, messages=conversation)
+    return ChatRequest(model, conversation, settings.max_output_tokens)

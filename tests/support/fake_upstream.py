@@ -38,6 +38,11 @@ class Script:
     split_every: int = 0  # write each event in pieces of this many bytes...
     split_pause: float = 0.0  # ...with this pause between pieces
     event_names: dict[int, str] = field(default_factory=dict)  # SSE "event:" for event i
+    # The one output-cap field this upstream reads ("max_tokens" as llama-cpp-python's
+    # server, say): with a value N in the request, content chunks past the Nth are not
+    # sent and the usage chunk reports N. Any other cap field is ignored, as a real
+    # server ignores a field its request model lacks.
+    honours: str | None = None
 
 
 @dataclass
@@ -154,7 +159,7 @@ class FakeUpstream:
                 + b"data: "
                 + p
                 + b"\n\n"
-                for i, p in enumerate(script.payloads)
+                for i, p in enumerate(_capped(script, request))
             ]
             if script.send_done:
                 events.append(b"data: [DONE]\n\n")
@@ -208,3 +213,25 @@ class FakeUpstream:
                 time.sleep(min(0.01, max(0.0, left)))
             if left <= 0:
                 return False
+
+
+def _capped(script: Script, request: dict) -> list[bytes]:
+    """The script's payloads, cut at the cap in the field it honours (``Script.honours``)."""
+    cap = request.get(script.honours) if script.honours else None
+    if not isinstance(cap, int):
+        return script.payloads
+    kept, contents = [], 0
+    for payload in script.payloads:
+        chunk = json.loads(payload)
+        choices = chunk.get("choices") or [{}]
+        if choices[0].get("delta", {}).get("content"):
+            contents += 1
+            if contents > cap:
+                continue
+        usage = chunk.get("usage")
+        if usage and usage.get("completion_tokens", 0) > cap:
+            usage["completion_tokens"] = cap
+            usage["total_tokens"] = usage["prompt_tokens"] + cap
+            payload = json.dumps(chunk, separators=(",", ":")).encode()
+        kept.append(payload)
+    return kept

@@ -86,6 +86,13 @@ def usage_payload(stream_id: str, prompt: int, completion: int) -> bytes:
     )
 
 
+def counted_reply(stream_id: str, prompt: int, completion: int) -> list[bytes]:
+    """A reply of ``completion`` one-token words and a usage chunk reporting ``prompt``
+    plus ``completion`` tokens, as OpenAI streams it with include_usage on."""
+    words = [f"w{i} " for i in range(completion)]
+    return [*reply_payloads(stream_id, words), usage_payload(stream_id, prompt, completion)]
+
+
 def numbered_chunk(i: int, finish: bool = False) -> bytes:
     """A minimal chunk with the text ``t<i> `` (or a finish chunk), for tests of how
     bodies are read rather than of what they say."""

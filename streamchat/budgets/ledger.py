@@ -1,0 +1,184 @@
+"""The budget check before an upstream call and the count when a stream ends.
+
+Windows are aligned to the clock (UTC): a ``/day`` budget renews at midnight UTC, an
+``/hour`` one on the hour, so everyone's "left today" means the same day.
+
+Admission *reserves* what a reply may cost (its estimated input plus the output cap it
+is sent with) in every budget that applies, and the stream's end settles the
+reservation to what was counted. Replies running side by side therefore cannot each
+spend the same remainder: the total stays within the budget but for one reply's
+overshoot when the estimate was low.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import math
+import time
+from dataclasses import dataclass
+
+from ..errors import ApiError
+from ..settings.budgets import BudgetSetting
+from .store import BudgetStoreUnavailable, CounterStore
+
+_KEY_PREFIX = "streamchat:budget"
+# How long a window's counter outlives its end, so a reply that ends after the window
+# turned over still settles into the window that admitted it.
+_SETTLE_GRACE_SECONDS = 3600
+BUDGET_UNAVAILABLE_RETRY_AFTER = 5
+
+
+@dataclass(frozen=True)
+class Window:
+    """One budget's current window for one caller."""
+
+    scope: str  # "person" or "global"
+    budget: BudgetSetting
+    key: str
+    ends_at: float
+
+    @property
+    def expires_at(self) -> float:
+        return self.ends_at + _SETTLE_GRACE_SECONDS
+
+
+@dataclass
+class Admission:
+    """What a stream was admitted with: the reservation to settle, and its output cap."""
+
+    windows: list[Window]
+    reserved: int
+    output_cap: int
+    remaining: int  # tokens left before this reply (the smallest of its budgets)
+    settled: bool = False
+
+
+def _window(scope: str, budget: BudgetSetting, who: str, now: float) -> Window:
+    index = int(now // budget.period_seconds)
+    key = f"{_KEY_PREFIX}:{scope}:{budget.period_seconds}:{index}"
+    if scope == "person":
+        # Hashed: a key in Redis should not list who spent what.
+        key += ":" + hashlib.sha256(who.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return Window(scope, budget, key, (index + 1) * budget.period_seconds)
+
+
+def _exhausted(window: Window, now: float) -> ApiError:
+    retry_after = max(1, math.ceil(window.ends_at - now))
+    if window.scope == "global":
+        message = "This service has used its token budget for now."
+        code = "global_budget_exhausted"
+    else:
+        message = "You have used your token budget for now."
+        code = "budget_exhausted"
+    return ApiError(
+        429,
+        f"{message} It renews in {retry_after} seconds.",
+        "rate_limit_error",
+        code,
+        retry_after=retry_after,
+    )
+
+
+def budget_unavailable() -> ApiError:
+    """The refusal when the budget store cannot be reached: budgets are not guessed."""
+    return ApiError(
+        503,
+        "Token budgets cannot be checked right now. Try again in a few seconds.",
+        "server_error",
+        "budget_unavailable",
+        retry_after=BUDGET_UNAVAILABLE_RETRY_AFTER,
+    )
+
+
+class Budgets:
+    """TOKEN_BUDGET per person and GLOBAL_TOKEN_BUDGET for everybody, in ``store``."""
+
+    def __init__(
+        self,
+        store: CounterStore,
+        person: BudgetSetting | None,
+        everybody: BudgetSetting | None,
+    ) -> None:
+        self.store = store
+        self._budgets = [(s, b) for s, b in (("person", person), ("global", everybody)) if b]
+
+    def windows(self, who: str, now: float) -> list[Window]:
+        """The current window of each budget that applies to ``who``."""
+        return [_window(scope, budget, who, now) for scope, budget in self._budgets]
+
+    def admit(self, who: str, estimated_input: int, max_output: int) -> Admission:
+        """Reserve a reply's cost for ``who``, or raise the 429 (no budget left) or the
+        503 (store unreachable). ``max_output`` of 0 means no cap of our own."""
+        now = time.time()
+        windows = self.windows(who, now)
+        try:
+            used = self.store.totals([w.key for w in windows])
+        except BudgetStoreUnavailable:
+            raise budget_unavailable() from None
+        left = [w.budget.amount - u for w, u in zip(windows, used, strict=True)]
+        for window, remaining in zip(windows, left, strict=True):
+            # The input alone must fit: a reply needs room for at least one token.
+            if remaining <= estimated_input:
+                raise _exhausted(window, now)
+        remaining = min(left)
+        output_cap = remaining - estimated_input
+        if max_output:
+            output_cap = min(output_cap, max_output)
+        admission = Admission(windows, estimated_input + output_cap, output_cap, remaining)
+        self._reserve(admission, now)
+        return admission
+
+    def _reserve(self, admission: Admission, now: float) -> None:
+        added: list[Window] = []
+        try:
+            for window in admission.windows:
+                total = self.store.add(window.key, admission.reserved, window.expires_at)
+                added.append(window)
+                if total - admission.reserved >= window.budget.amount:
+                    # Another reply took the rest between our read and our add.
+                    self._undo(added, admission.reserved)
+                    raise _exhausted(window, now)
+        except BudgetStoreUnavailable:
+            self._undo(added, admission.reserved)
+            raise budget_unavailable() from None
+
+    def _undo(self, windows: list[Window], amount: int) -> None:
+        for window in windows:
+            # If the store is gone, the reservation stays counted: the safe side.
+            with contextlib.suppress(BudgetStoreUnavailable):
+                self.store.add(window.key, -amount, window.expires_at)
+
+    def settle(self, admission: Admission, tokens: int) -> None:
+        """Turn the reservation into the ``tokens`` the reply counted (once). Raises
+        BudgetStoreUnavailable when the store cannot take it; the caller logs that."""
+        if admission.settled:
+            return
+        admission.settled = True
+        for window in admission.windows:
+            self.store.add(window.key, tokens - admission.reserved, window.expires_at)
+
+    def status(self, who: str) -> dict:
+        """What ``who`` sees at GET /api/budget: their own budget's figures (None when
+        TOKEN_BUDGET is unset) and, with GLOBAL_TOKEN_BUDGET, ``global``."""
+        now = time.time()
+        windows = self.windows(who, now)
+        try:
+            used = self.store.totals([w.key for w in windows])
+        except BudgetStoreUnavailable:
+            raise budget_unavailable() from None
+        figures = {
+            w.scope: {
+                "limit": w.budget.amount,
+                "used": u,
+                "remaining": max(0, w.budget.amount - u),
+                "resets_in_seconds": max(0, math.ceil(w.ends_at - now)),
+                "period_seconds": w.budget.period_seconds,
+            }
+            for w, u in zip(windows, used, strict=True)
+        }
+        empty = dict.fromkeys(("limit", "used", "remaining", "resets_in_seconds", "period_seconds"))
+        answer = dict(figures.get("person", empty))
+        if "global" in figures:
+            answer["global"] = figures["global"]
+        return answer
