@@ -7,6 +7,7 @@ Wiring only: each part lives in its layer of the streamchat package
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -14,6 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from streamchat.budgets import build_budgets
 from streamchat.identity import install_identity
+from streamchat.machine_db import MachineDatabase
 from streamchat.metrics.collectors import stream_metrics
 from streamchat.metrics.endpoint import metrics
 from streamchat.runtime import Runtime, install_runtime
@@ -56,7 +58,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         client, settings.demo, settings.ready_timeout_seconds, settings.ready_cache_seconds
     )
     counted = stream_metrics() if settings.metrics_token else None
-    budgets = build_budgets(settings, app.instance_path)
+    # Counts the workers of this machine share (budgets, failed sign-ins) without Redis.
+    database = MachineDatabase(
+        Path(settings.sqlite_path or Path(app.instance_path) / "streamchat.sqlite3")
+    )
+    budgets = build_budgets(settings, database)
     install_runtime(app, Runtime(settings, client, OpenStreams(), readiness, counted, budgets))
     install_static_files(app, version)  # before ProxyFix: that one stays outermost
     if settings.trusted_proxy_count:
@@ -74,6 +80,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app,
         settings.auth,
         settings.ratelimit_storage_uri,
+        database,
         same_origin=lambda: check_same_origin(settings.allowed_origins),
         client_address=client_address,
     )

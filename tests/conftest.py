@@ -40,8 +40,9 @@ def report(capsys):
 
 
 @pytest.fixture
-def make_app():
-    """``make_app(handler, **settings)``: the app whose SDK talks to ``handler``."""
+def make_app(tmp_path):
+    """``make_app(handler, **settings)``: the app whose SDK talks to ``handler``, with
+    its own machine file (SQLITE_PATH) for the counts its test makes."""
 
     def build(handler=None, **settings):
         transport = RecordingTransport(handler) if handler else None
@@ -51,6 +52,7 @@ def make_app():
             "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",
             "OPENAI_MAX_RETRIES": "0",
             "RATE_LIMIT": "",
+            "SQLITE_PATH": str(tmp_path / "counts.sqlite3"),
             **settings,
         }
         if transport:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import time
+from pathlib import Path
 
 import httpx2
 import pytest
@@ -15,6 +16,7 @@ import pytest
 from streamchat.budgets import Budgets, estimate_input_tokens, tokens_counted
 from streamchat.budgets.ledger import _window
 from streamchat.budgets.sqlite_store import SqliteCounters
+from streamchat.machine_db import MachineDatabase
 from streamchat.settings import SettingsError, load_settings
 from streamchat.settings.budgets import BudgetSetting
 from tests.support.payloads import CHAT, chat_body, counted_reply, reply_payloads, sse_body
@@ -32,15 +34,11 @@ def sse_handler(payloads=REPLY):
 
 
 @pytest.fixture
-def budget_app(make_app, tmp_path):
-    """``budget_app(payloads, **settings)``: the app with budgets in a fresh SQLite file."""
+def budget_app(make_app):
+    """``budget_app(payloads, **settings)``: the app answered by ``payloads``."""
 
     def build(payloads=REPLY, **settings):
-        return make_app(
-            sse_handler(payloads),
-            BUDGET_STORAGE_URI=f"sqlite://{tmp_path / 'budgets.sqlite3'}",
-            **settings,
-        )
+        return make_app(sse_handler(payloads), **settings)
 
     return build
 
@@ -117,16 +115,16 @@ def test_an_explicit_cap_field_is_kept():
 
 
 def test_budgets_refuse_a_storage_they_cannot_use(make_app):
-    with pytest.raises(SettingsError, match="BUDGET_STORAGE_URI"):
+    with pytest.raises(SettingsError, match="Token budgets keep their counts in SQLite"):
         make_app(TOKEN_BUDGET="10/day", RATELIMIT_STORAGE_URI="memcached://127.0.0.1:11211")
-    with pytest.raises(SettingsError, match="BUDGET_STORAGE_URI must look like"):
-        load_settings({"BUDGET_STORAGE_URI": "postgres://db/budgets"})
 
 
-def test_by_default_the_count_lives_in_the_instance_folder(make_app):
-    app = make_app(TOKEN_BUDGET="10/day")
-    store = app.extensions["streamchat"].budgets.store
-    assert store.path == __import__("pathlib").Path(app.instance_path) / "budgets.sqlite3"
+def test_by_default_the_count_lives_in_the_instance_folder(make_app, tmp_path):
+    app = make_app(TOKEN_BUDGET="10/day", SQLITE_PATH="")
+    database = app.extensions["streamchat"].budgets.store.database
+    assert database.path == Path(app.instance_path) / "streamchat.sqlite3"
+    app = make_app(TOKEN_BUDGET="10/day", SQLITE_PATH=str(tmp_path / "elsewhere.db"))
+    assert app.extensions["streamchat"].budgets.store.database.path == tmp_path / "elsewhere.db"
 
 
 # --- counting --------------------------------------------------------------------------
@@ -149,7 +147,7 @@ def test_without_usage_the_estimate_is_input_characters_and_relayed_lines():
 
 
 def _add_many(path: str, key: str, times: int) -> None:
-    store = SqliteCounters(__import__("pathlib").Path(path))
+    store = SqliteCounters(MachineDatabase(Path(path)))
     for _ in range(times):
         store.add(key, 3, time.time() + 60)
 
@@ -164,11 +162,12 @@ def test_workers_adding_at_once_lose_no_count(tmp_path):
     for worker in workers:
         worker.join(60)
         assert worker.exitcode == 0
-    assert SqliteCounters(tmp_path / "shared.sqlite3").totals(["k", "never"]) == [3600, 0]
+    store = SqliteCounters(MachineDatabase(tmp_path / "shared.sqlite3"))
+    assert store.totals(["k", "never"]) == [3600, 0]
 
 
 def test_an_expired_window_counts_nothing(tmp_path):
-    store = SqliteCounters(tmp_path / "c.sqlite3")
+    store = SqliteCounters(MachineDatabase(tmp_path / "c.sqlite3"))
     store.add("old", 50, time.time() - 1)
     store.add("live", 50, time.time() + 60)
     assert store.totals(["old", "live"]) == [0, 50]
@@ -181,7 +180,8 @@ def ledger(tmp_path, person="300/hour", everybody=None) -> Budgets:
     def setting(text):
         return load_settings({"TOKEN_BUDGET": text}).token_budget if text else None
 
-    return Budgets(SqliteCounters(tmp_path / "l.sqlite3"), setting(person), setting(everybody))
+    store = SqliteCounters(MachineDatabase(tmp_path / "l.sqlite3"))
+    return Budgets(store, setting(person), setting(everybody))
 
 
 def test_admission_reserves_the_cap_and_settling_counts_what_was_spent(tmp_path):
@@ -272,15 +272,11 @@ def test_a_stream_without_usage_is_counted_by_estimate(budget_app, caplog):
     assert client.get("/api/budget").json["used"] == line["tokens_counted"]
 
 
-def test_an_upstream_refusal_gives_the_reservation_back(make_app, tmp_path):
+def test_an_upstream_refusal_gives_the_reservation_back(make_app):
     def overloaded(request):
         return httpx2.Response(503, json={"error": {"message": "overloaded"}})
 
-    app = make_app(
-        overloaded,
-        TOKEN_BUDGET="300/hour",
-        BUDGET_STORAGE_URI=f"sqlite://{tmp_path / 'b.sqlite3'}",
-    )
+    app = make_app(overloaded, TOKEN_BUDGET="300/hour")
     client = app.test_client()
     assert reply(client).status_code >= 500
     assert len(app.transport.requests) == 1
@@ -289,9 +285,7 @@ def test_an_upstream_refusal_gives_the_reservation_back(make_app, tmp_path):
 
 def test_an_unreachable_store_refuses_rather_than_guessing(make_app, tmp_path):
     # A directory where the file should be: SQLite cannot open it.
-    app = make_app(
-        sse_handler(), TOKEN_BUDGET="300/hour", BUDGET_STORAGE_URI=f"sqlite://{tmp_path}"
-    )
+    app = make_app(sse_handler(), TOKEN_BUDGET="300/hour", SQLITE_PATH=str(tmp_path))
     client = app.test_client()
     response = reply(client)
     assert response.status_code == 503
@@ -303,7 +297,7 @@ def test_an_unreachable_store_refuses_rather_than_guessing(make_app, tmp_path):
 
 def test_a_gone_redis_refuses_within_about_a_second(make_app):
     app = make_app(
-        sse_handler(), TOKEN_BUDGET="300/hour", BUDGET_STORAGE_URI="redis://127.0.0.1:9/0"
+        sse_handler(), TOKEN_BUDGET="300/hour", RATELIMIT_STORAGE_URI="redis://127.0.0.1:9/0"
     )
     started = time.monotonic()
     response = reply(app.test_client())

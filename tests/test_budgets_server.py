@@ -50,14 +50,13 @@ def upstream():
 
 
 @pytest.fixture
-def two_workers(upstream, tmp_path):
+def two_workers(upstream):
     server = start_gunicorn_against(
         upstream.base_url,
         WEB_CONCURRENCY="2",
         TRUSTED_PROXY_COUNT="1",
         OPENAI_MODELS="slow",
-        BUDGET_STORAGE_URI=f"sqlite://{tmp_path / 'budgets.sqlite3'}",
-        **BUDGETS,
+        **BUDGETS,  # and the default storage: the machine's SQLite file (SQLITE_PATH)
     )
     yield server
     server.stop()

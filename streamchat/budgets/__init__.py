@@ -1,17 +1,18 @@
 """Token budgets: how much each person, and the whole deployment, may spend (README,
 "Budgets"; docs/architecture.md, "Request lifecycle").
 
-Holds the counter stores (``store``: SQLite in the instance folder shared by every
-worker, or Redis across instances), the check and reservation before an upstream call
+Holds the counter stores (``store``: the machine's SQLite file, which every worker
+shares, or Redis across instances), the check and reservation before an upstream call
 and the settling when a stream ends (``ledger``), and what a stream counts: reported
 usage, else an estimate (``counting``). ``install_budgets`` builds them for an app.
 
-It may import settings and errors; streamchat.web, runtime and app.py import it. It
+It may import settings, errors and machine_db; streamchat.web, runtime and app.py import it. It
 works per stream, never per chunk.
 """
 
 from __future__ import annotations
 
+from ..machine_db import MachineDatabase
 from ..settings import Settings
 from .counting import estimate_input_tokens, tokens_counted
 from .ledger import Admission, Budgets, budget_unavailable
@@ -28,9 +29,9 @@ __all__ = [
 ]
 
 
-def build_budgets(settings: Settings, instance_path: str) -> Budgets | None:
+def build_budgets(settings: Settings, database: MachineDatabase) -> Budgets | None:
     """The app's Budgets, or None when neither TOKEN_BUDGET nor GLOBAL_TOKEN_BUDGET is set."""
     if not (settings.token_budget or settings.global_token_budget):
         return None
-    store = counter_store(settings.budget_storage_uri, instance_path)
+    store = counter_store(settings.ratelimit_storage_uri, database)
     return Budgets(store, settings.token_budget, settings.global_token_budget)

@@ -1,15 +1,16 @@
 """Where budget counts live: one counter per budget window, added to atomically.
 
-``counter_store`` picks the backend from BUDGET_STORAGE_URI (by default the same as
-RATELIMIT_STORAGE_URI): SQLite in the instance folder for ``memory://`` (the default:
-every worker of the machine shares one file, no extra service), the named file for
-``sqlite:///path``, Redis for ``redis://`` and ``rediss://`` (every instance shares it).
+``counter_store`` picks the backend from RATELIMIT_STORAGE_URI: the machine's SQLite
+file (SQLITE_PATH) for ``memory://``, the default (every worker of the machine shares
+it, no extra service), Redis for ``redis://`` and ``rediss://`` (every instance shares
+it).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Protocol
+
+from ..machine_db import MachineDatabase
 
 
 class BudgetStoreUnavailable(Exception):
@@ -28,16 +29,14 @@ class CounterStore(Protocol):
         ...
 
 
-def counter_store(storage_uri: str, instance_path: str) -> CounterStore:
-    """The store for ``storage_uri`` (BUDGET_STORAGE_URI). Nothing is opened yet:
+def counter_store(storage_uri: str, database: MachineDatabase) -> CounterStore:
+    """The store for ``storage_uri`` (RATELIMIT_STORAGE_URI). Nothing is opened yet:
     connections are made on first use, in the worker that uses them."""
-    scheme, _, rest = storage_uri.partition("://")
-    scheme = scheme.lower()
-    if scheme in {"memory", "sqlite"}:
+    scheme = storage_uri.partition("://")[0].lower()
+    if scheme == "memory":
         from .sqlite_store import SqliteCounters
 
-        path = Path(rest) if scheme == "sqlite" else Path(instance_path) / "budgets.sqlite3"
-        return SqliteCounters(path)
+        return SqliteCounters(database)
     if scheme in {"redis", "rediss"}:
         from .redis_store import RedisCounters
 
@@ -45,6 +44,6 @@ def counter_store(storage_uri: str, instance_path: str) -> CounterStore:
     from ..settings import SettingsError
 
     raise SettingsError(
-        "Token budgets keep their counts in SQLite or Redis: set BUDGET_STORAGE_URI to "
-        f"sqlite:///path/to/budgets.sqlite3 or redis://host:6379 (RATELIMIT_STORAGE_URI is {scheme}://)"
+        "Token budgets keep their counts in SQLite (RATELIMIT_STORAGE_URI=memory://) or "
+        f"Redis (redis://host:6379), not {scheme}://"
     )

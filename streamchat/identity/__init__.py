@@ -3,10 +3,10 @@
 Holds the accounts (password users and API tokens, ``accounts``), the session and the
 gate that refuses anonymous requests (``session``, Flask-Login), the password sign-in
 routes (``routes``), OpenID Connect sign-in (``oidc``, Authlib), throttled guessing
-(``throttle``, in the rate-limit storage) and the CLI that makes users and tokens
-(``cli``). ``install_identity`` wires them on an app.
+(``throttle``, in the rate-limit storage, else the machine's SQLite file) and the CLI
+that makes users and tokens (``cli``). ``install_identity`` wires them on an app.
 
-It may import settings, errors and runtime. What it needs from the web layer (the
+It may import settings, errors, machine_db and runtime. What it needs from the web layer (the
 same-origin check, the client address) is handed in by app.py. streamchat.web and
 app.py import it; budgets key on the identities it gives (``current_identity``).
 """
@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 from flask import Flask
 
+from ..machine_db import MachineDatabase
 from ..settings.auth import AuthSettings
 from .accounts import Accounts, Identity
 from .cli import create_token, create_user
@@ -32,6 +33,7 @@ def install_identity(
     app: Flask,
     auth: AuthSettings,
     storage_uri: str,
+    database: MachineDatabase,
     same_origin: Callable[[], None],
     client_address: Callable[[], str],
 ) -> None:
@@ -46,5 +48,5 @@ def install_identity(
         install_oidc(app, auth)
         allowed = allow_list(auth)
     install_session(app, auth, accounts, allowed)
-    throttle = SignInThrottle(storage_uri)
+    throttle = SignInThrottle(storage_uri, database)
     install_routes(app, SignIn(auth, accounts, throttle, same_origin, client_address))

@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .auth import AuthSettings, load_auth_settings
-from .budgets import BudgetSetting, budget, budget_storage_uri, max_tokens_field
+from .budgets import BudgetSetting, budget, max_tokens_field
 from .values import SettingsError, boolean, choice, integer, number, text
 
 DEFAULT_MODEL = "gpt-5.4-mini"
@@ -64,7 +64,7 @@ class Settings:
     auth: AuthSettings = field(default_factory=AuthSettings)
     token_budget: BudgetSetting | None = None
     global_token_budget: BudgetSetting | None = None
-    budget_storage_uri: str = "memory://"
+    sqlite_path: str = ""
 
     @property
     def demo(self) -> bool:
@@ -203,5 +203,5 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
         auth=load_auth_settings(source),
         token_budget=budget(source, "TOKEN_BUDGET"),
         global_token_budget=budget(source, "GLOBAL_TOKEN_BUDGET"),
-        budget_storage_uri=budget_storage_uri(source, _storage_uri(source)),
+        sqlite_path=text(source, "SQLITE_PATH", "") or "",
     )

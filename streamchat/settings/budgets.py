@@ -1,6 +1,6 @@
 """The budget settings: TOKEN_BUDGET and GLOBAL_TOKEN_BUDGET (``N/period`` in
-Flask-Limiter's notation), where their counts live (BUDGET_STORAGE_URI), and which
-request field carries the output cap upstream (MAX_TOKENS_FIELD, ``auto`` by default)."""
+Flask-Limiter's notation), and which request field carries the output cap upstream
+(MAX_TOKENS_FIELD, ``auto`` by default)."""
 
 from __future__ import annotations
 
@@ -60,18 +60,3 @@ def max_tokens_field(source: Mapping[str, Any], base_url: str | None) -> str:
     if host in _COMPLETION_TOKENS_HOSTS or host.endswith(_COMPLETION_TOKENS_SUFFIXES):
         return "max_completion_tokens"
     return "max_tokens"
-
-
-def budget_storage_uri(source: Mapping[str, Any], ratelimit_storage_uri: str) -> str:
-    """BUDGET_STORAGE_URI: ``sqlite:///path/to/file``, ``redis://host:6379``, or unset to
-    follow RATELIMIT_STORAGE_URI (``memory://``: SQLite in the instance folder)."""
-    value = text(source, "BUDGET_STORAGE_URI", None)
-    if value is None:
-        return ratelimit_storage_uri
-    scheme, _, rest = value.partition("://")
-    if scheme.lower() not in {"sqlite", "redis", "rediss"} or not rest:
-        raise SettingsError(
-            "BUDGET_STORAGE_URI must look like sqlite:///var/lib/streamchat/budgets.sqlite3 "
-            f"or redis://host:6379, got {value!r}"
-        )
-    return value

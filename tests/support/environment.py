@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -41,5 +42,8 @@ def server_env(**settings: str) -> dict[str, str]:
     # Nor from a .env file a developer keeps at the repository root (wsgi.py and flask
     # run read it for anything unset): it would fill in the settings stripped above.
     env.update({"PYTHON_DOTENV_DISABLED": "1", "FLASK_SKIP_DOTENV": "1"})
+    # Each server its own machine file (budgets, failed sign-ins): counts left by an
+    # earlier test or run must not carry over. Its workers share it, as in production.
+    env["SQLITE_PATH"] = os.path.join(tempfile.mkdtemp(prefix="streamchat-"), "counts.sqlite3")
     env.update(settings)
     return env

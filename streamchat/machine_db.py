@@ -1,0 +1,56 @@
+"""The SQLite file the workers of one machine share (SQLITE_PATH): the counts that must
+hold across gunicorn's workers without an extra service (token budgets, failed
+sign-ins) when RATELIMIT_STORAGE_URI is ``memory://``. With Redis those counts go there.
+
+Anyone may import this module. Nothing is opened until first use, and each process
+opens its own connection: a connection must not cross gunicorn's fork.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from pathlib import Path
+
+# How long a statement waits for another worker's write lock before it fails. Writes
+# here are single short statements, so the wait is normally microseconds.
+BUSY_TIMEOUT_SECONDS = 2.0
+
+
+class MachineDatabase:
+    """One SQLite file at ``path`` (made, with its folder, on first use), in WAL mode so
+    readers go on while one worker writes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._connection: sqlite3.Connection | None = None
+        self._pid = 0
+        self._schemas: list[str] = []
+        self._lock = threading.Lock()
+
+    def needs(self, schema: str) -> None:
+        """Run ``schema`` (``CREATE TABLE IF NOT EXISTS ...``) when the file is opened."""
+        self._schemas.append(schema)
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._connection is None or self._pid != os.getpid():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(
+                self.path,
+                timeout=BUSY_TIMEOUT_SECONDS,
+                isolation_level=None,  # autocommit: each statement is its own transaction
+                check_same_thread=False,
+            )
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            for schema in self._schemas:
+                connection.execute(schema)
+            self._connection, self._pid = connection, os.getpid()
+        return self._connection
+
+    def query(self, sql: str, parameters: tuple = ()) -> list[tuple]:
+        """Run one statement (atomic on its own) and return its rows. Raises
+        ``sqlite3.Error`` when the file cannot be opened or stays locked."""
+        with self._lock:
+            return self._connect().execute(sql, parameters).fetchall()
