@@ -8,11 +8,14 @@
 //   markdown.js    marked + DOMPurify + highlight.js from static/vendor/
 //   storage.js     conversations in localStorage, merged with other tabs' on save
 //   view.js        drawing the sidebar, the conversation, the status line
+//   budget.js      token budget figures and refusal notes in words (no DOM: Node tests it)
+//   budgetview.js  the budget line near the header, fetched from /api/budget
 //   controller.js  send, stream, stop, regenerate, switch, delete
 //   edit.js        the inline editor of a sent message
 //   controls.js    event listeners → controller
 // Nothing imports this module.
 
+import { BudgetView } from "./budgetview.js";
 import { Controller } from "./controller.js";
 import { wireControls } from "./controls.js";
 import { loadVendor, markdownReady } from "./markdown.js";
@@ -35,6 +38,7 @@ function readConfig(data) {
     streamFormat: data.streamFormat === "sse" ? "sse" : "ndjson",
     models,
     defaultModel: data.defaultModel || models[0] || "",
+    budget: data.budget === "on", // a token budget is set: show what is left
   };
 }
 
@@ -53,12 +57,14 @@ const store = new ConversationStore(browserStorage(), {
   onSaveError: () => view.noteStatus("Could not save conversations in this browser."),
 });
 const view = new View({ config, store, state });
-const controller = new Controller({ config, store, view, state });
+const budget = new BudgetView({ enabled: config.budget });
+const controller = new Controller({ config, store, view, state, budget });
 
 async function start() {
   store.load();
   wireControls({ store, view, controller, state });
   view.setupModelPicker();
+  budget.refresh();
   // Wait briefly for the libraries (same origin, normally milliseconds) so saved replies
   // are drawn once, as markdown, rather than drawn as text and redrawn in the live region.
   const loaded = loadVendor();

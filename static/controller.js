@@ -29,12 +29,14 @@ export class Controller {
    * @param {import("./storage.js").ConversationStore} deps.store
    * @param {import("./view.js").View} deps.view
    * @param {{live: object|null}} deps.state the page state chat.js shares
+   * @param {import("./budgetview.js").BudgetView} [deps.budget] the token budget line
    */
-  constructor({ config, store, view, state }) {
+  constructor({ config, store, view, state, budget = null }) {
     this.config = config;
     this.store = store;
     this.view = view;
     this.state = state;
+    this.budget = budget;
   }
 
   /** Save, and show at once what the merge took in from other tabs. */
@@ -96,7 +98,10 @@ export class Controller {
       messages: sent,
       model: view.requestModel(conversation),
       signal: controller.signal,
-      onOpen: () => view.showStatus("streaming"),
+      onOpen: (response) => {
+        view.showStatus("streaming");
+        if (this.budget) this.budget.admitted(response.headers);
+      },
       onText: (text) => {
         message.content += text;
         this.scheduleRender();
@@ -112,6 +117,8 @@ export class Controller {
     if (result.outcome === "stopped") message.note = "Stopped.";
     else if (result.message) message.note = result.message;
     state.live = null;
+    // However it ended, the server has counted the reply by now: show what is left.
+    if (this.budget) this.budget.replyEnded(result.outcome);
     this.save(); // still as the live conversation: the final reply wins over older copies
     store.liveId = null;
     // Only redraw if the user is still looking at this conversation.

@@ -3,8 +3,10 @@
 //
 // No DOM here, on purpose: Node imports this file as it is (tests/node/wire.test.mjs),
 // so everything below runs on the same fetch, ReadableStream and TextDecoder the
-// browser has. Imported by controller.js (streamReply) and by the tests (all exports).
+// browser has. Imported by controller.js (streamReply) and by the tests (all exports);
+// imports budget.js for the words of a budget refusal.
 
+import { refusalMessage } from "./budget.js";
 import { readSse } from "./sse.js";
 
 /**
@@ -108,20 +110,26 @@ function usageEvent(input, output, total) {
 
 /**
  * The message shown for an HTTP error answered before streaming started: the server's
- * own `error.message` when the body is our JSON error, else the status line.
+ * own `error.message` when the body is our JSON error (the page's own words for a budget
+ * refusal), else the status line.
  * @param {Response} response
+ * @param {Date} [now] when it arrived (tests pin it)
  * @returns {Promise<string>}
  */
-export async function errorText(response) {
+export async function errorText(response, now = new Date()) {
+  const wait = response.headers.get("Retry-After");
   try {
     const body = await response.json();
+    const error = body && body.error;
+    // A budget refusal: when to come back, on the reader's own clock (budget.js).
+    const budget = error && refusalMessage(error.code, wait, now);
+    if (budget) return budget;
     // Ours and the upstream's messages already say when to try again.
-    if (body && body.error && body.error.message) return body.error.message;
+    if (error && error.message) return error.message;
   } catch {
     // not JSON: the status line, and Retry-After if there is one
   }
   let message = `The server answered ${response.status} ${response.statusText}.`.trim();
-  const wait = response.headers.get("Retry-After");
   if (response.status === 429 && wait) message += ` Try again in ${wait} s.`;
   return message;
 }
@@ -144,7 +152,8 @@ export const FORMATS = {
  * @param {{role: string, content: string}[]} options.messages the conversation to send
  * @param {string} [options.model] left out of the request when empty
  * @param {AbortSignal} options.signal aborting it makes the outcome "stopped"
- * @param {() => void} [options.onOpen] the server accepted the request
+ * @param {(response: Response) => void} [options.onOpen] the server accepted the request
+ *   (its headers: X-Token-Budget-Remaining)
  * @param {(text: string) => void} [options.onText]
  * @param {(usage: {input: number, output: number, total: number}) => void} [options.onUsage]
  * @param {typeof fetch} [options.fetch] the fetch to use (tests pass a fake one)
@@ -174,7 +183,7 @@ export async function streamReply({
       signal,
     });
     if (!response.ok) return { outcome: "error", message: await errorText(response) };
-    onOpen();
+    onOpen(response);
     for await (const line of framing.read(response.body)) {
       for (const event of adapter.events(line)) {
         if (event.type === "text") onText(event.text);
