@@ -23,6 +23,8 @@ def index():
         api=settings.chat_api,
         stream_format=settings.stream_format,
         identity=current_identity(),
+        # The page asks /api/budget only when a budget is set (static/budgetview.js).
+        budget=bool(settings.token_budget or settings.global_token_budget),
     )
     # Asked again on every visit: it names the current /static/<version>/ URLs, and those
     # are cached for a year.

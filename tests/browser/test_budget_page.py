@@ -4,8 +4,8 @@ note a refused request gets. The upstream reports 72 tokens per reply here (60 i
 12 out), so with TOKEN_BUDGET=300/hour the figures are 300, then 228, ... until refused.
 Without a budget the page says nothing about budgets and never asks.
 
-Each budgeted server keeps its counts in its own SQLite file (BUDGET_STORAGE_URI), so a
-run does not inherit what an earlier run spent from the instance folder.
+Each server keeps its counts in its own SQLite file (SQLITE_PATH, set per server by the
+test support), so a run does not inherit what an earlier run spent.
 """
 
 from __future__ import annotations
@@ -34,27 +34,22 @@ def script_counted_reply(fake_upstream) -> None:
     fake_upstream.script = Script(payloads=payloads, interval=0.01)
 
 
-def budget_server(fake_upstream, tmp_path_factory, **budgets: str) -> RunningServer:
-    """The real server with ``budgets`` set and a fresh budget store of its own."""
-    store = tmp_path_factory.mktemp("budgets") / "budgets.sqlite3"
-    return start_gunicorn_against(
-        fake_upstream.base_url, BUDGET_STORAGE_URI=f"sqlite://{store}", **budgets
-    )
+def budget_server(fake_upstream, **budgets: str) -> RunningServer:
+    """The real server with ``budgets`` set (and a fresh count file of its own)."""
+    return start_gunicorn_against(fake_upstream.base_url, **budgets)
 
 
 @pytest.fixture(scope="module")
-def own_budget_server(fake_upstream, tmp_path_factory) -> Iterator[RunningServer]:
-    server = budget_server(fake_upstream, tmp_path_factory, TOKEN_BUDGET="300/hour")
+def own_budget_server(fake_upstream) -> Iterator[RunningServer]:
+    server = budget_server(fake_upstream, TOKEN_BUDGET="300/hour")
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="module")
-def global_budget_server(fake_upstream, tmp_path_factory) -> Iterator[RunningServer]:
+def global_budget_server(fake_upstream) -> Iterator[RunningServer]:
     """A deployment-wide budget smaller than each person's: the global figure binds."""
-    server = budget_server(
-        fake_upstream, tmp_path_factory, TOKEN_BUDGET="300/hour", GLOBAL_TOKEN_BUDGET="200/hour"
-    )
+    server = budget_server(fake_upstream, TOKEN_BUDGET="300/hour", GLOBAL_TOKEN_BUDGET="200/hour")
     yield server
     server.stop()
 
