@@ -42,6 +42,13 @@ def _int_list(text: str) -> list[int]:
     return values
 
 
+def _setting(text: str) -> tuple[str, str]:
+    name, equals, value = text.partition("=")
+    if not equals or not name:
+        raise argparse.ArgumentTypeError("a setting looks like NAME=VALUE")
+    return name, value
+
+
 def _variants(text: str) -> list[str]:
     names = [part.strip() for part in text.split(",") if part.strip()]
     unknown = [name for name in names if name not in VARIANTS]
@@ -62,6 +69,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-plot", action="store_true")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument("--skip-admission", action="store_true")
+    parser.add_argument(
+        "--app-setting",
+        type=_setting,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for the app variant, e.g. TOKEN_BUDGET=1000000000/day (repeatable)",
+    )
     parser.add_argument("--admission-capacity", type=int, default=None, metavar="K")
     args = parser.parse_args(argv)
     if args.n is None:
@@ -188,7 +203,9 @@ async def _main(args: argparse.Namespace, harness_box: list[Harness]) -> dict:
     upstream = FakeUpstream(tokens=args.tokens, interval_ms=args.interval_ms)
     await upstream.start()
     log_dir = Path(tempfile.mkdtemp(prefix="streamchat-bench-"))
-    harness = Harness(upstream, relay_core, log_dir, args.interval_ms, args.ramp_s)
+    harness = Harness(
+        upstream, relay_core, log_dir, args.interval_ms, args.ramp_s, dict(args.app_setting)
+    )
     harness_box.append(harness)
     meta = describe(ROOT)
     started = time.monotonic()

@@ -34,6 +34,8 @@ class Harness:
     log_dir: Path
     interval_ms: int
     ramp_s: float
+    # Extra settings for the app variant (--app-setting), e.g. TOKEN_BUDGET.
+    app_settings: dict[str, str] = field(default_factory=dict)
     running: set[RelayServer] = field(default_factory=set)
 
     def kill_all(self) -> None:
@@ -139,12 +141,15 @@ async def measure(
     """
     port = free_port()
     launch = launch_for(variant, port, harness.upstream.port, max_streams)
+    if variant == "app":
+        launch.env.update(harness.app_settings)
     log_path = harness.log_dir / f"{variant}-{n}{'-admission' if admission else ''}.log"
     server = RelayServer(variant, launch, port, harness.relay_core, log_path)
     run: dict = {"variant": variant, "n": n, "tokens": tokens, "interval_ms": harness.interval_ms}
     if variant == "app":
         run["max_streams_per_worker"] = max_streams
         run["app_source"] = app_source_fingerprint(ROOT)
+        run["app_settings"] = dict(harness.app_settings)
     started = time.monotonic()
     harness.running.add(server)
     try:

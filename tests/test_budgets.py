@@ -16,6 +16,7 @@ import pytest
 from streamchat.budgets import Budgets, estimate_input_tokens, tokens_counted
 from streamchat.budgets.ledger import _window
 from streamchat.budgets.sqlite_store import SqliteCounters
+from streamchat.errors import ApiError
 from streamchat.machine_db import MachineDatabase
 from streamchat.settings import SettingsError, load_settings
 from streamchat.settings.budgets import BudgetSetting
@@ -149,7 +150,7 @@ def test_without_usage_the_estimate_is_input_characters_and_relayed_lines():
 def _add_many(path: str, key: str, times: int) -> None:
     store = SqliteCounters(MachineDatabase(Path(path)))
     for _ in range(times):
-        store.add(key, 3, time.time() + 60)
+        store.add(3, {key: time.time() + 60, "everybody": time.time() + 60})
 
 
 def test_workers_adding_at_once_lose_no_count(tmp_path):
@@ -163,13 +164,15 @@ def test_workers_adding_at_once_lose_no_count(tmp_path):
         worker.join(60)
         assert worker.exitcode == 0
     store = SqliteCounters(MachineDatabase(tmp_path / "shared.sqlite3"))
-    assert store.totals(["k", "never"]) == [3600, 0]
+    assert store.totals(["k", "everybody", "never"]) == [3600, 3600, 0]
 
 
 def test_an_expired_window_counts_nothing(tmp_path):
     store = SqliteCounters(MachineDatabase(tmp_path / "c.sqlite3"))
-    store.add("old", 50, time.time() - 1)
-    store.add("live", 50, time.time() + 60)
+    assert store.add(50, {"old": time.time() - 1, "live": time.time() + 60}) == {
+        "old": 50,
+        "live": 50,
+    }
     assert store.totals(["old", "live"]) == [0, 50]
 
 
@@ -200,17 +203,28 @@ def test_replies_side_by_side_cannot_spend_the_same_remainder(tmp_path):
     first = budgets.admit("alice", estimated_input=20, max_output=100)
     second = budgets.admit("alice", estimated_input=20, max_output=100)
     assert (first.reserved, second.reserved) == (120, 120)
-    with pytest.raises(Exception) as refused:  # 60 left, and the input alone is 20...
+    with pytest.raises(ApiError) as refused:  # 60 left, and the input alone is 20...
         budgets.admit("alice", estimated_input=70, max_output=100)
     assert refused.value.code == "budget_exhausted"
     third = budgets.admit("alice", estimated_input=20, max_output=100)
     assert third.output_cap == 40  # ...but a small request still fits what is left
 
 
+def test_a_reply_is_not_sent_with_a_useless_cap(tmp_path):
+    budgets = ledger(tmp_path)
+    budgets.settle(budgets.admit("alice", 20, 0), 264)  # 36 left: 20 in + 16 out fits
+    assert budgets.admit("alice", 20, 0).output_cap == 16
+    budgets = ledger(tmp_path / "other")
+    budgets.settle(budgets.admit("alice", 20, 0), 265)  # 35 left: 15 out would not do
+    with pytest.raises(ApiError) as refused:
+        budgets.admit("alice", 20, 0)
+    assert refused.value.code == "budget_exhausted"
+
+
 def test_a_refusal_names_the_budget_and_when_it_renews(tmp_path):
     budgets = ledger(tmp_path, person="1000/hour", everybody="100/hour")
     budgets.settle(budgets.admit("alice", 10, 0), 95)
-    with pytest.raises(Exception) as refused:
+    with pytest.raises(ApiError) as refused:
         budgets.admit("bob", 10, 0)
     error = refused.value
     assert (error.status, error.code) == (429, "global_budget_exhausted")

@@ -27,6 +27,9 @@ _KEY_PREFIX = "streamchat:budget"
 # turned over still settles into the window that admitted it.
 _SETTLE_GRACE_SECONDS = 3600
 BUDGET_UNAVAILABLE_RETRY_AFTER = 5
+# The smallest output cap a reply is sent with: OpenAI's Responses API refuses a
+# max_output_tokens under 16, and a reply cut after a few words helps nobody.
+MIN_OUTPUT_TOKENS = 16
 
 
 @dataclass(frozen=True)
@@ -117,9 +120,10 @@ class Budgets:
         except BudgetStoreUnavailable:
             raise budget_unavailable() from None
         left = [w.budget.amount - u for w, u in zip(windows, used, strict=True)]
+        least_output = min(MIN_OUTPUT_TOKENS, max_output or MIN_OUTPUT_TOKENS)
         for window, remaining in zip(windows, left, strict=True):
-            # The input alone must fit: a reply needs room for at least one token.
-            if remaining <= estimated_input:
+            # The input must fit, and room for a reply worth having beyond it.
+            if remaining - estimated_input < least_output:
                 raise _exhausted(window, now)
         remaining = min(left)
         output_cap = remaining - estimated_input
@@ -130,24 +134,18 @@ class Budgets:
         return admission
 
     def _reserve(self, admission: Admission, now: float) -> None:
-        added: list[Window] = []
+        keys = {window.key: window.expires_at for window in admission.windows}
         try:
-            for window in admission.windows:
-                total = self.store.add(window.key, admission.reserved, window.expires_at)
-                added.append(window)
-                if total - admission.reserved >= window.budget.amount:
-                    # Another reply took the rest between our read and our add.
-                    self._undo(added, admission.reserved)
-                    raise _exhausted(window, now)
+            totals = self.store.add(admission.reserved, keys)
         except BudgetStoreUnavailable:
-            self._undo(added, admission.reserved)
             raise budget_unavailable() from None
-
-    def _undo(self, windows: list[Window], amount: int) -> None:
-        for window in windows:
-            # If the store is gone, the reservation stays counted: the safe side.
-            with contextlib.suppress(BudgetStoreUnavailable):
-                self.store.add(window.key, -amount, window.expires_at)
+        for window in admission.windows:
+            if totals[window.key] - admission.reserved >= window.budget.amount:
+                # Another reply took the rest between our read and our add. Given back;
+                # if the store is gone meanwhile it stays counted: the safe side.
+                with contextlib.suppress(BudgetStoreUnavailable):
+                    self.store.add(-admission.reserved, keys)
+                raise _exhausted(window, now)
 
     def settle(self, admission: Admission, tokens: int) -> None:
         """Turn the reservation into the ``tokens`` the reply counted (once). Raises
@@ -155,8 +153,8 @@ class Budgets:
         if admission.settled:
             return
         admission.settled = True
-        for window in admission.windows:
-            self.store.add(window.key, tokens - admission.reserved, window.expires_at)
+        keys = {window.key: window.expires_at for window in admission.windows}
+        self.store.add(tokens - admission.reserved, keys)
 
     def status(self, who: str) -> dict:
         """What ``who`` sees at GET /api/budget: their own budget's figures (None when

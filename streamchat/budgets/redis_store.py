@@ -1,8 +1,9 @@
 """Budget counters in Redis, shared by every worker of every instance.
 
-An add is INCRBY and EXPIREAT in one MULTI transaction, so the counter and its expiry
-change together. Timeouts are short: a Redis that is gone costs a request about a
-second, never a hang, and the refusal then says budgets cannot be checked.
+An add is INCRBY and EXPIREAT for each key in one MULTI transaction, so the counters
+and their expiries change together, in one round trip. Timeouts are short: a Redis
+that is gone costs a request about a second, never a hang, and the refusal then says
+budgets cannot be checked.
 """
 
 from __future__ import annotations
@@ -30,18 +31,19 @@ class RedisCounters:
             )
         return self._client
 
-    def add(self, key: str, amount: int, expires_at: float) -> int:
-        """Add ``amount`` to ``key`` and push its expiry to at least ``expires_at``."""
+    def add(self, amount: int, keys: dict[str, float]) -> dict[str, int]:
+        """Add ``amount`` to every key and make sure each expires: one round trip."""
         try:
             pipe = self._redis().pipeline(transaction=True)
-            pipe.incrby(key, amount)
-            # Every add to a key names the same end (its window's), so setting it again
-            # changes nothing; it only makes sure a new key gets one.
-            pipe.expireat(key, int(expires_at) + 1)
-            total, _ = pipe.execute()
+            for key, expires_at in keys.items():
+                pipe.incrby(key, amount)
+                # Every add to a key names the same end (its window's), so setting it
+                # again changes nothing; it only makes sure a new key gets one.
+                pipe.expireat(key, int(expires_at) + 1)
+            replies = pipe.execute()
         except redis.RedisError as error:
             raise BudgetStoreUnavailable(f"budget Redis: {type(error).__name__}") from error
-        return int(total)
+        return {key: int(total) for key, total in zip(keys, replies[::2], strict=True)}
 
     def totals(self, keys: list[str]) -> list[int]:
         """The totals of ``keys`` (0 for a key never added to, or expired)."""

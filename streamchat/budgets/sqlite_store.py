@@ -1,8 +1,8 @@
 """Budget counters in the machine's SQLite file (streamchat.machine_db), which every
 worker of the machine shares.
 
-Each add is one UPSERT statement, atomic in SQLite, so two workers adding at once both
-count.
+Each add is one UPSERT statement over every key it touches, atomic in SQLite, so two
+workers adding at once both count.
 """
 
 from __future__ import annotations
@@ -23,10 +23,13 @@ CREATE TABLE IF NOT EXISTS budget_counters (
     expires_at REAL NOT NULL
 ) WITHOUT ROWID
 """
+# One statement for every key of a reply (its own window and the deployment's): one
+# transaction, one write. excluded.* is the row the statement tried to insert.
 _ADD = """
-INSERT INTO budget_counters (key, total, expires_at) VALUES (?1, ?2, ?3)
-ON CONFLICT (key) DO UPDATE SET total = total + ?2, expires_at = max(expires_at, ?3)
-RETURNING total
+INSERT INTO budget_counters (key, total, expires_at) VALUES {rows}
+ON CONFLICT (key) DO UPDATE SET
+    total = total + excluded.total, expires_at = max(expires_at, excluded.expires_at)
+RETURNING key, total
 """
 
 
@@ -38,17 +41,19 @@ class SqliteCounters:
         database.needs(_SCHEMA)
         self._swept = 0.0
 
-    def add(self, key: str, amount: int, expires_at: float) -> int:
-        """Add ``amount`` to ``key`` in one atomic statement; return the new total."""
+    def add(self, amount: int, keys: dict[str, float]) -> dict[str, int]:
+        """Add ``amount`` to every key in one atomic statement; return the new totals."""
+        rows = ",".join("(?, ?, ?)" for _ in keys)
+        parameters = [value for key, ends in keys.items() for value in (key, amount, ends)]
         try:
-            ((total,),) = self.database.query(_ADD, (key, amount, expires_at))
+            totals = dict(self.database.query(_ADD.format(rows=rows), tuple(parameters)))
             now = time.time()
             if now - self._swept >= _SWEEP_EVERY_SECONDS:
                 self._swept = now
                 self.database.query("DELETE FROM budget_counters WHERE expires_at <= ?", (now,))
         except sqlite3.Error as error:
             raise BudgetStoreUnavailable(f"budget file {self.database.path}: {error}") from error
-        return total
+        return totals
 
     def totals(self, keys: list[str]) -> list[int]:
         """The totals of ``keys`` (0 for a key never added to, or expired)."""

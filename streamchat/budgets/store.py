@@ -18,10 +18,11 @@ class BudgetStoreUnavailable(Exception):
 
 
 class CounterStore(Protocol):
-    """Integer counters by key, each gone some time after ``expires_at`` (Unix time)."""
+    """Integer counters by key, each gone some time after its ``expires_at`` (Unix time)."""
 
-    def add(self, key: str, amount: int, expires_at: float) -> int:
-        """Add ``amount`` (which may be negative) and return the new total."""
+    def add(self, amount: int, keys: dict[str, float]) -> dict[str, int]:
+        """Add ``amount`` (which may be negative) to each key of ``keys`` (key: its
+        ``expires_at``) in one atomic step; return each key's new total."""
         ...
 
     def totals(self, keys: list[str]) -> list[int]:
