@@ -16,6 +16,7 @@ from app import create_app
 from tests.support.environment import TEST_API_KEY, inherited
 from tests.support.fake_upstream import FakeUpstream
 from tests.support.launch import RunningServer, start_gunicorn_against
+from tests.support.redis_server import start_redis
 from tests.support.transport import RecordingTransport
 
 
@@ -93,3 +94,13 @@ def live_server(fake_upstream) -> Iterator[RunningServer]:
     )
     yield server
     server.stop()
+
+
+@pytest.fixture
+def redis():
+    """A private redis-server on 127.0.0.1: (its URL, its process), which a test may stop."""
+    url, process = start_redis()
+    yield url, process
+    if process.poll() is None:
+        process.terminate()
+        process.wait(10)

@@ -21,7 +21,6 @@ from streamchat.settings import DEFAULT_SYSTEM_PROMPT
 from tests.support.fake_upstream import FakeUpstream, Script
 from tests.support.launch import RunningServer, start_gunicorn_against
 from tests.support.payloads import chat_body, counted_reply, reply_payloads
-from tests.support.redis_server import start_redis
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.server
@@ -165,15 +164,6 @@ def test_fresh_clients_are_refused_once_the_deployment_spent_its_budget(two_work
     sent = len(upstream.records)
     assert chat(two_workers, "203.0.113.100").status_code == 429
     assert len(upstream.records) == sent
-
-
-@pytest.fixture
-def redis():
-    url, process = start_redis()
-    yield url, process
-    if process.poll() is None:
-        process.terminate()
-        process.wait(10)
 
 
 def test_two_instances_share_one_budget_through_redis(redis, upstream):

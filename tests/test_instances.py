@@ -8,21 +8,11 @@ import pytest
 from tests.support.fake_upstream import FakeUpstream, Script
 from tests.support.launch import start_gunicorn_against
 from tests.support.payloads import chat_body, reply_payloads
-from tests.support.redis_server import start_redis
 
 pytestmark = pytest.mark.server
 
 LIMIT = 4
 CHAT = chat_body("hi")
-
-
-@pytest.fixture
-def redis():
-    url, process = start_redis()
-    yield url, process
-    if process.poll() is None:
-        process.terminate()
-        process.wait(10)
 
 
 @pytest.fixture(scope="module")

@@ -110,16 +110,22 @@ class Budgets:
         """The current window of each budget that applies to ``who``."""
         return [_window(scope, budget, who, now) for scope, budget in self._budgets]
 
-    def admit(self, who: str, estimated_input: int, max_output: int) -> Admission:
-        """Reserve a reply's cost for ``who``, or raise the 429 (no budget left) or the
-        503 (store unreachable). ``max_output`` of 0 means no cap of our own."""
-        now = time.time()
+    def _used(self, who: str, now: float) -> list[tuple[Window, int]]:
+        """Each current window of ``who`` with what has been spent (or held) in it."""
         windows = self.windows(who, now)
         try:
             used = self.store.totals([w.key for w in windows])
         except BudgetStoreUnavailable:
             raise budget_unavailable() from None
-        left = [w.budget.amount - u for w, u in zip(windows, used, strict=True)]
+        return list(zip(windows, used, strict=True))
+
+    def admit(self, who: str, estimated_input: int, max_output: int) -> Admission:
+        """Reserve a reply's cost for ``who``, or raise the 429 (no budget left) or the
+        503 (store unreachable). ``max_output`` of 0 means no cap of our own."""
+        now = time.time()
+        spent = self._used(who, now)
+        windows = [window for window, _ in spent]
+        left = [window.budget.amount - used for window, used in spent]
         least_output = min(MIN_OUTPUT_TOKENS, max_output or MIN_OUTPUT_TOKENS)
         for window, remaining in zip(windows, left, strict=True):
             # The input must fit, and room for a reply worth having beyond it.
@@ -160,11 +166,6 @@ class Budgets:
         """What ``who`` sees at GET /api/budget: their own budget's figures (None when
         TOKEN_BUDGET is unset) and, with GLOBAL_TOKEN_BUDGET, ``global``."""
         now = time.time()
-        windows = self.windows(who, now)
-        try:
-            used = self.store.totals([w.key for w in windows])
-        except BudgetStoreUnavailable:
-            raise budget_unavailable() from None
         figures = {
             w.scope: {
                 "limit": w.budget.amount,
@@ -173,7 +174,7 @@ class Budgets:
                 "resets_in_seconds": max(0, math.ceil(w.ends_at - now)),
                 "period_seconds": w.budget.period_seconds,
             }
-            for w, u in zip(windows, used, strict=True)
+            for w, u in self._used(who, now)
         }
         empty = dict.fromkeys(("limit", "used", "remaining", "resets_in_seconds", "period_seconds"))
         answer = dict(figures.get("person", empty))

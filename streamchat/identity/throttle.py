@@ -63,9 +63,9 @@ class _MachineCounts:
 
     def add(self, key: str, now: float) -> None:
         self._database.query("INSERT INTO signin_failures (key, at) VALUES (?, ?)", (key, now))
-        self._database.query(
-            "DELETE FROM signin_failures WHERE key = ? AND at <= ?", (key, now - WINDOW_SECONDS)
-        )
+        # Every key's old rows, not only this one's: the table holds 15 minutes of
+        # failures, however many addresses an attacker uses.
+        self._database.query("DELETE FROM signin_failures WHERE at <= ?", (now - WINDOW_SECONDS,))
 
 
 class _SharedCounts:

@@ -107,7 +107,9 @@ def test_budget_counts_down_and_a_refusal_says_when_to_come_back(budget_chat, fa
         replies += 1
     else:
         pytest.fail(f"never refused after {MAX_REPLIES} replies of 72 tokens")
-    assert 4 <= replies <= 5, replies  # 300 tokens at 72 a reply; the last may overshoot
+    # 300 tokens at 72 a reply. The page re-sends the whole conversation each turn, so the
+    # estimated input grows, and the 4th turn may not leave room for a 16-token reply.
+    assert 3 <= replies <= 5, replies
     assert len(fake_upstream.records) == asked_upstream, "the refusal asked the upstream"
 
     note = chat.page.locator("#conversation .message.assistant .note.error").last.inner_text()
