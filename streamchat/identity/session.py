@@ -10,34 +10,17 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, redirect, request, url_for
-from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager, current_user
 
 from ..errors import ApiError
 from ..settings.auth import AuthSettings
 from .accounts import Accounts, Identity
+from .cookies import SessionCookies
 
 # Open without an identity: probes, the metrics endpoint (it has its own token), the
 # sign-in routes themselves and the static files.
 OPEN_BLUEPRINTS = frozenset({"health", "metrics", "signin"})
 OIDC_PREFIX = "oidc:"
-
-
-class _SessionCookies(SecureCookieSessionInterface):
-    """Secure when the request came over HTTPS (behind TRUSTED_PROXY_COUNT proxies,
-    ProxyFix has set the scheme from X-Forwarded-Proto), so plain local HTTP works."""
-
-    def get_cookie_secure(self, app: Flask) -> bool:
-        return request.is_secure
-
-    def get_signing_serializer(self, app: Flask):
-        # Flask builds a new serializer (and its signer) twice per request; one per app
-        # will do, since SECRET_KEY does not change while the app runs.
-        serializer = app.extensions.get("streamchat.session_serializer")
-        if serializer is None:
-            serializer = super().get_signing_serializer(app)
-            app.extensions["streamchat.session_serializer"] = serializer
-        return serializer
 
 
 def unauthenticated() -> ApiError:
@@ -83,7 +66,7 @@ def install_session(
     """Flask-Login on ``app``, the cookie settings, and the gate (AUTH must not be none).
     ``allowed(email)`` says whether an OpenID account may still come in."""
     app.secret_key = auth.secret_key
-    app.session_interface = _SessionCookies()
+    app.session_interface = SessionCookies()
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
