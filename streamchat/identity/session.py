@@ -23,6 +23,10 @@ OPEN_BLUEPRINTS = frozenset({"health", "metrics", "signin"})
 OIDC_PREFIX = "oidc:"
 
 
+def _no_fingerprint() -> None:
+    return None
+
+
 def unauthenticated() -> ApiError:
     """The refusal of an anonymous API call."""
     return ApiError(
@@ -74,10 +78,16 @@ def install_session(
         # The lifetime counts from sign-in: no new cookie (and no signing) per request.
         SESSION_REFRESH_EACH_REQUEST=False,
     )
-    manager = LoginManager(app)
+    manager = LoginManager()
+    # The page is handed the identity; Flask-Login's current_user in every template
+    # context would be one more lookup per page.
+    manager.init_app(app, add_context_processor=False)
     # Flask-Login's address/agent fingerprint would only mark sessions non-fresh; the
-    # cookie is signed, expires, and is renewed at sign-in.
+    # cookie is signed, expires, and is renewed at sign-in. Flask-Login still hashes the
+    # address and agent (sha512) on every request before it looks at this setting, and
+    # stores the hash in the cookie at sign-in: with protection off, a constant will do.
     manager.session_protection = None
+    manager._session_identifier_generator = _no_fingerprint
 
     @manager.user_loader
     def load_from_session(session_id: str) -> Identity | None:
