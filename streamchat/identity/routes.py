@@ -40,6 +40,7 @@ def sign_in(identity: Identity) -> None:
     """Start a new session for ``identity``: nothing of the old one is kept."""
     session.clear()
     login_user(identity)
+    session.pop("_id", None)  # the fingerprint session protection would use; it is off
     session.permanent = True
 
 

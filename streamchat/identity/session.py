@@ -9,13 +9,13 @@ from collections.abc import Callable
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, redirect, request, url_for
-from flask.sessions import SecureCookieSessionInterface
+from flask import Flask, current_app, g, redirect, request, url_for
 from flask_login import LoginManager, current_user
 
 from ..errors import ApiError
 from ..settings.auth import AuthSettings
 from .accounts import Accounts, Identity
+from .cookies import SessionCookies
 
 # Open without an identity: probes, the metrics endpoint (it has its own token), the
 # sign-in routes themselves and the static files.
@@ -23,21 +23,26 @@ OPEN_BLUEPRINTS = frozenset({"health", "metrics", "signin"})
 OIDC_PREFIX = "oidc:"
 
 
-class _SessionCookies(SecureCookieSessionInterface):
-    """Secure when the request came over HTTPS (behind TRUSTED_PROXY_COUNT proxies,
-    ProxyFix has set the scheme from X-Forwarded-Proto), so plain local HTTP works."""
+class _LoginManager(LoginManager):
+    """Flask-Login without two things this app never uses, each paid on every request.
 
-    def get_cookie_secure(self, app: Flask) -> bool:
-        return request.is_secure
+    Session protection is off (its address/agent fingerprint would only mark sessions
+    non-fresh; the cookie is signed, expires and is renewed at sign-in), yet Flask-Login
+    hashes the address and agent (sha512) before it looks at that setting, and stores the
+    hash in the cookie at sign-in. No remember-me cookie is ever issued (the session
+    itself lasts SESSION_DAYS), yet an after-request hook looks for one to set or clear.
+    """
 
-    def get_signing_serializer(self, app: Flask):
-        # Flask builds a new serializer (and its signer) twice per request; one per app
-        # will do, since SECRET_KEY does not change while the app runs.
-        serializer = app.extensions.get("streamchat.session_serializer")
-        if serializer is None:
-            serializer = super().get_signing_serializer(app)
-            app.extensions["streamchat.session_serializer"] = serializer
-        return serializer
+    def __init__(self, app: Flask):
+        super().__init__()
+        self.session_protection = None
+        self._session_identifier_generator = lambda: None
+        # The page is handed the identity; current_user in every template context
+        # would be one more lookup per page.
+        self.init_app(app, add_context_processor=False)
+
+    def _update_remember_cookie(self, response):
+        return response
 
 
 def unauthenticated() -> ApiError:
@@ -71,9 +76,14 @@ def oidc_identity(email: str) -> Identity:
 
 def current_identity() -> Identity | None:
     """Who made this request, or None (anonymous, or AUTH=none)."""
-    if not hasattr(current_app, "login_manager"):
-        return None
-    user = current_user._get_current_object()
+    # Once loaded, Flask-Login keeps the user in g._login_user (login_user and logout_user
+    # update it). Reading it there is one lookup where current_user goes through three
+    # proxies (about 8 us), and the gate, the page and the request log each ask.
+    user = g.get("_login_user")
+    if user is None:
+        if not hasattr(current_app, "login_manager"):
+            return None
+        user = current_user._get_current_object()
     return user if isinstance(user, Identity) else None
 
 
@@ -83,7 +93,7 @@ def install_session(
     """Flask-Login on ``app``, the cookie settings, and the gate (AUTH must not be none).
     ``allowed(email)`` says whether an OpenID account may still come in."""
     app.secret_key = auth.secret_key
-    app.session_interface = _SessionCookies()
+    app.session_interface = SessionCookies()
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -91,10 +101,7 @@ def install_session(
         # The lifetime counts from sign-in: no new cookie (and no signing) per request.
         SESSION_REFRESH_EACH_REQUEST=False,
     )
-    manager = LoginManager(app)
-    # Flask-Login's address/agent fingerprint would only mark sessions non-fresh; the
-    # cookie is signed, expires, and is renewed at sign-in.
-    manager.session_protection = None
+    manager = _LoginManager(app)
 
     @manager.user_loader
     def load_from_session(session_id: str) -> Identity | None:
@@ -121,7 +128,7 @@ def install_session(
     def require_identity():
         if request.blueprint in OPEN_BLUEPRINTS or request.endpoint == "static":
             return None
-        if current_user.is_authenticated:
+        if current_identity() is not None:
             return None
         return manager.unauthorized()
 
