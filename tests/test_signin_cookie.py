@@ -8,8 +8,16 @@ import time
 
 import pytest
 from flask.sessions import SecureCookieSessionInterface
+from flask_login.utils import encode_cookie
 
-from tests.support.signin import TEST_SECRET_KEY, ok_upstream, password_settings, sign_in
+from tests.support.signin import (
+    TEST_SECRET_KEY,
+    api_token,
+    chat_status,
+    ok_upstream,
+    password_settings,
+    sign_in,
+)
 
 OTHER_KEY = "another-secret-key-not-real-0123456789abcdef"
 DAY = 24 * 3600
@@ -96,3 +104,21 @@ def test_a_session_read_by_the_response_varies_on_cookie(app):
     response = client.get("/")
     assert response.status_code == 200
     assert response.headers.getlist("Vary") == ["Cookie"]
+
+
+def test_a_remember_me_cookie_signs_nobody_in(app):
+    # Flask-Login would take a remember_token cookie (signed with SECRET_KEY, no
+    # SESSION_DAYS check) as a sign-in. The app never issues one, so none is honoured.
+    user_id = signed_in_payload(app)["_user_id"]
+    with app.test_request_context():
+        remembered = encode_cookie(user_id)
+    client = app.test_client()
+    client.set_cookie("remember_token", remembered)
+    assert client.get("/").status_code == 303
+
+
+def test_a_stray_remember_me_cookie_does_not_hide_an_api_token(app):
+    client = app.test_client()
+    client.set_cookie("remember_token", "anything")
+    bearer = {"Authorization": f"Bearer {api_token()[0]}"}
+    assert chat_status(client, headers=bearer) == 200

@@ -30,7 +30,8 @@ class _LoginManager(LoginManager):
     non-fresh; the cookie is signed, expires and is renewed at sign-in), yet Flask-Login
     hashes the address and agent (sha512) before it looks at that setting, and stores the
     hash in the cookie at sign-in. No remember-me cookie is ever issued (the session
-    itself lasts SESSION_DAYS), yet an after-request hook looks for one to set or clear.
+    itself lasts SESSION_DAYS), yet an after-request hook looks for one to set or clear,
+    and one sent by a client would be honoured.
     """
 
     def __init__(self, app: Flask):
@@ -43,6 +44,14 @@ class _LoginManager(LoginManager):
 
     def _update_remember_cookie(self, response):
         return response
+
+    def _load_user_from_remember_cookie(self, cookie):
+        # A remember_token cookie would sign in without the SESSION_DAYS check, and
+        # Flask-Login then skips the request loader: honour none, and let an API token
+        # through as if the cookie were not there.
+        if self._request_callback is None:
+            return None
+        return self._load_user_from_request(request)
 
 
 def unauthenticated() -> ApiError:
