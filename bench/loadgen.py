@@ -201,11 +201,17 @@ class _StreamClient(asyncio.Protocol):
             self.transport.close()
 
 
-def chat_request(port: int, path: str = "/api/chat", body: bytes = CHAT_BODY) -> bytes:
-    """The raw POST each stream sends."""
+def chat_request(
+    port: int,
+    path: str = "/api/chat",
+    body: bytes = CHAT_BODY,
+    headers: dict[str, str] | None = None,
+) -> bytes:
+    """The raw POST each stream sends, with ``headers`` added (an API token, say)."""
+    extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
     return (
         f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-        f"Content-Type: application/json\r\nAccept: application/x-ndjson\r\n"
+        f"Content-Type: application/json\r\nAccept: application/x-ndjson\r\n{extra}"
         f"Content-Length: {len(body)}\r\n\r\n"
     ).encode() + body
 
@@ -227,7 +233,7 @@ async def _one_stream(
 
 
 async def run_streams(
-    port: int, n: int, ramp_s: float, time_limit_s: float
+    port: int, n: int, ramp_s: float, time_limit_s: float, headers: dict[str, str] | None = None
 ) -> tuple[list[StreamResult], float]:
     """Open ``n`` streams to 127.0.0.1:``port``, started evenly over ``ramp_s`` seconds.
 
@@ -235,7 +241,7 @@ async def run_streams(
     then are closed and marked ``timeout``. Returns the results and the wall time taken.
     """
     loop = asyncio.get_running_loop()
-    request = chat_request(port)
+    request = chat_request(port, headers=headers)
     results = [StreamResult(i) for i in range(n)]
     protocols: list[_StreamClient] = []
     tasks: list[asyncio.Task] = []

@@ -110,6 +110,15 @@ def admission_table(admission: dict) -> list[str]:
     return lines
 
 
+def _app_settings_line(runs: list[dict]) -> list[str]:
+    """What the app ran with beyond the defaults (--app-setting, --signed-in), if anything."""
+    settings = next((r.get("app_settings") for r in runs if r.get("app_settings")), None)
+    if not settings:
+        return []
+    shown = ", ".join(f"`{name}={value}`" for name, value in settings.items())
+    return [f"The app ran with {shown}.", ""]
+
+
 def markdown(results: dict) -> str:
     """The whole of bench.md."""
     meta, params = results["meta"], results["params"]
@@ -129,6 +138,7 @@ def markdown(results: dict) -> str:
         f"{params['ramp_s']} s. Relay pinned to core {params['relay_core']}, harness "
         f"(fake upstream + load generator) to core {params['harness_core']}. All on 127.0.0.1.",
         "",
+        *_app_settings_line(results["runs"]),
         "## Cost per variant and concurrency",
         "",
         *runs_table(results["runs"]),

@@ -42,6 +42,23 @@ def _int_list(text: str) -> list[int]:
     return values
 
 
+def _signed_in(settings: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """The app with AUTH=password and a new API token every stream sends: what sign-in
+    costs on the streaming path. Secret and token are made for this run only."""
+    import secrets
+
+    from streamchat.identity.accounts import new_token, token_digest
+
+    token = new_token()
+    signed_in = {
+        **settings,
+        "AUTH": "password",
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "API_TOKENS": f"bench:{token_digest(token)}",
+    }
+    return signed_in, {"Authorization": f"Bearer {token}"}
+
+
 def _setting(text: str) -> tuple[str, str]:
     name, equals, value = text.partition("=")
     if not equals or not name:
@@ -76,6 +93,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=[],
         metavar="NAME=VALUE",
         help="a setting for the app variant, e.g. TOKEN_BUDGET=1000000000/day (repeatable)",
+    )
+    parser.add_argument(
+        "--signed-in",
+        action="store_true",
+        help="the app with AUTH=password, every stream sent with an API token",
     )
     parser.add_argument("--admission-capacity", type=int, default=None, metavar="K")
     args = parser.parse_args(argv)
@@ -203,8 +225,11 @@ async def _main(args: argparse.Namespace, harness_box: list[Harness]) -> dict:
     upstream = FakeUpstream(tokens=args.tokens, interval_ms=args.interval_ms)
     await upstream.start()
     log_dir = Path(tempfile.mkdtemp(prefix="streamchat-bench-"))
+    app_settings, app_headers = dict(args.app_setting), {}
+    if args.signed_in:
+        app_settings, app_headers = _signed_in(app_settings)
     harness = Harness(
-        upstream, relay_core, log_dir, args.interval_ms, args.ramp_s, dict(args.app_setting)
+        upstream, relay_core, log_dir, args.interval_ms, args.ramp_s, app_settings, app_headers
     )
     harness_box.append(harness)
     meta = describe(ROOT)

@@ -25,6 +25,11 @@ FOREIGN_CPU_WARN_PCT = 10.0
 SLACK_S = 30.0
 
 
+_SECRET_SETTINGS = frozenset(
+    {"SECRET_KEY", "API_TOKENS", "AUTH_USERS", "OPENAI_API_KEY", "METRICS_TOKEN"}
+)
+
+
 @dataclass
 class Harness:
     """What all runs share: the fake upstream, the relay's core, where logs go."""
@@ -34,8 +39,10 @@ class Harness:
     log_dir: Path
     interval_ms: int
     ramp_s: float
-    # Extra settings for the app variant (--app-setting), e.g. TOKEN_BUDGET.
+    # Extra settings for the app variant (--app-setting, --signed-in), e.g. TOKEN_BUDGET.
     app_settings: dict[str, str] = field(default_factory=dict)
+    # Extra headers on every stream's request to the app (--signed-in: an API token).
+    app_headers: dict[str, str] = field(default_factory=dict)
     running: set[RelayServer] = field(default_factory=set)
 
     def kill_all(self) -> None:
@@ -61,7 +68,8 @@ async def _measured_streams(
     upstream.tokens = WARMUP_TOKENS
     # Within the admission limit, so the warm-up itself is never turned away.
     warm_n = min(n, WARMUP_STREAMS, max_streams)
-    warm, _ = await run_streams(server.port, warm_n, 0.0, SLACK_S)
+    headers = harness.app_headers if server.variant == "app" else None
+    warm, _ = await run_streams(server.port, warm_n, 0.0, SLACK_S, headers)
     warm_ok = sum(r.ok(WARMUP_TOKENS) for r in warm)
     await asyncio.sleep(0.3)  # let the warm-up's connections close and logs flush
 
@@ -74,7 +82,8 @@ async def _measured_streams(
     counters_before = upstream.counters()
     harness_before, cpu_before, ticks_before = _harness_cpu_s(), cpu_ns(pids), cpu_ticks_us(pids)
     core_before = core_busy_us(harness.relay_core)
-    results, wall = await run_streams(server.port, n, harness.ramp_s if n > 1 else 0.0, time_limit)
+    ramp_s = harness.ramp_s if n > 1 else 0.0
+    results, wall = await run_streams(server.port, n, ramp_s, time_limit, headers)
     cpu_after, ticks_after, harness_after = cpu_ns(pids), cpu_ticks_us(pids), _harness_cpu_s()
     core_after = core_busy_us(harness.relay_core)
     rss_peak = await sampler.stop()
@@ -149,7 +158,11 @@ async def measure(
     if variant == "app":
         run["max_streams_per_worker"] = max_streams
         run["app_source"] = app_source_fingerprint(ROOT)
-        run["app_settings"] = dict(harness.app_settings)
+        # Which settings, never a secret's value: bench.json is kept and shared.
+        run["app_settings"] = {
+            name: "<set>" if name in _SECRET_SETTINGS else value
+            for name, value in harness.app_settings.items()
+        }
     started = time.monotonic()
     harness.running.add(server)
     try:
