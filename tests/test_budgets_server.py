@@ -179,8 +179,11 @@ def test_two_instances_share_one_budget_through_redis(redis, upstream):
         statuses = [chat(servers[i % 2], "198.51.100.7").status_code for i in range(6)]
         assert statuses == [200] * 4 + [429] * 2
         assert len(upstream.records) - sent_before == 4
-        keys = redis_client.Redis.from_url(url).keys("streamchat:budget:*")
+        shared = redis_client.Redis.from_url(url)
+        keys = shared.keys("streamchat:budget:*")
         assert len(keys) == 2  # this client's window and the deployment's
+        # Each goes when its window (and an hour's grace for late settling) has passed.
+        assert all(3600 < shared.ttl(key) <= 2 * 3600 + 1 for key in keys)
         assert budget_of(servers[1], "198.51.100.7")["used"] == 3 * 72 + 12 + 84 - ESTIMATED_INPUT
 
         # Redis gone: budgets cannot be checked, so nothing is spent unchecked.

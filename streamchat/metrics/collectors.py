@@ -37,6 +37,12 @@ class StreamMetrics:
         self.tokens = Counter(
             "streamchat_tokens_total", "Tokens the upstream reported, by kind.", ["kind"]
         )
+        self.counted = Counter(
+            "streamchat_tokens_counted_total",
+            "Tokens streams counted when they ended (what budgets charge), by whether the "
+            "upstream reported them or they were estimated.",
+            ["source"],
+        )
         self.rejected = Counter(
             "streamchat_requests_rejected_total",
             "API requests answered with an error before any stream, by error code.",
@@ -63,6 +69,10 @@ class StreamMetrics:
                 self.tokens.labels("prompt").inc(prompt)
             if completion:
                 self.tokens.labels("completion").inc(completion)
+
+    def tokens_counted(self, tokens: int, source: str) -> None:
+        """What an ended stream counted: ``source`` is "reported" or "estimated"."""
+        self.counted.labels(source).inc(tokens)
 
     def request_rejected(self, code: str) -> None:
         """An API request got an error answer (busy, rate-limited, invalid...)."""

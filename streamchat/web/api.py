@@ -103,6 +103,7 @@ def _stream(open_stream, protocol):
             runtime.metrics.stream_ended(
                 record.route, record.outcome, record.ttfb(), record.age(), record.usage
             )
+            runtime.metrics.tokens_counted(record.tokens_counted, record.tokens_source)
 
     def lines():
         try:
