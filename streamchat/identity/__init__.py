@@ -1,7 +1,8 @@
 """Identity: who may spend the key (docs/architecture.md, "Request lifecycle").
 
 Holds the accounts (password users and API tokens, ``accounts``), the session and the
-gate that refuses anonymous requests (``session``, Flask-Login), the password sign-in
+gate that refuses anonymous requests (``session``, Flask-Login), the signed session
+cookie, checked with as little work per request as it takes (``cookies``), the password sign-in
 routes (``routes``), OpenID Connect sign-in (``oidc``, Authlib), throttled guessing
 (``throttle``, in the rate-limit storage, else the machine's SQLite file) and the CLI
 that makes users and tokens (``cli``). ``install_identity`` wires them on an app.
