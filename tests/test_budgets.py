@@ -25,11 +25,10 @@ from tests.support.payloads import CHAT, chat_body, counted_reply, reply_payload
 REPLY = counted_reply("chatcmpl-budget", prompt=12, completion=60)  # 72 tokens
 
 
-def sse_handler(payloads=REPLY):
+def sse_handler(payloads=REPLY, done=True):
     def handler(request):
-        return httpx2.Response(
-            200, headers={"content-type": "text/event-stream"}, content=sse_body(payloads)
-        )
+        body = sse_body(payloads, done=done)
+        return httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=body)
 
     return handler
 
@@ -318,3 +317,15 @@ def test_a_gone_redis_refuses_within_about_a_second(make_app):
     assert time.monotonic() - started < 3
     assert response.json["error"]["code"] == "budget_unavailable"
     assert app.transport.requests == []
+
+
+def test_a_stream_cut_off_by_the_upstream_is_counted_by_estimate(make_app, caplog):
+    cut = reply_payloads("chatcmpl-cut", [f"w{i} " for i in range(20)])[:-1]  # no finish
+    app = make_app(sse_handler(cut, done=False), TOKEN_BUDGET="300/hour")
+    client = app.test_client()
+    body = reply(client).data
+    assert b"upstream_cut_off" in body
+    (line,) = [entry for entry in log_lines(caplog) if entry["route"] == "/api/chat"]
+    assert (line["outcome"], line["tokens_source"]) == ("upstream_error", "estimated")
+    assert line["tokens_counted"] >= 20
+    assert client.get("/api/budget").json["used"] == line["tokens_counted"]

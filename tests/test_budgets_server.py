@@ -9,7 +9,10 @@ from X-Forwarded-For (TRUSTED_PROXY_COUNT=1), so one test can be several clients
 from __future__ import annotations
 
 import json
+import signal
 import socket
+import sqlite3
+import threading
 import time
 
 import httpx2
@@ -143,6 +146,39 @@ def test_a_reply_the_client_abandoned_still_costs_what_it_relayed(two_workers, u
     assert budget_of(two_workers, "198.51.100.3")["used"] == line["tokens_counted"]
     slow = upstream.records[-1]
     assert slow.peer_closed is not None and slow.events_sent < 100  # stopped, not run out
+
+
+def test_a_reply_ended_by_shutdown_is_counted_before_the_worker_exits(upstream, tmp_path):
+    counts = tmp_path / "counts.sqlite3"
+    server = start_gunicorn_against(
+        upstream.base_url,
+        OPENAI_MODELS="slow",
+        GRACEFUL_TIMEOUT="2",
+        SQLITE_PATH=str(counts),
+        **BUDGETS,
+    )
+    received: list[bytes] = []
+
+    def read() -> None:
+        body = chat_body("hi", "slow")
+        with httpx2.stream("POST", server.url + "/api/chat", json=body, timeout=30) as reply:
+            received.extend(reply.iter_lines())
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    assert wait_for(lambda: len(received) >= 10)
+    server.process.send_signal(signal.SIGTERM)
+    reader.join(15)
+    assert server.process.wait(15) == 0
+    lines = [json.loads(x) for x in server.stop().splitlines() if x.startswith("{")]
+    (line,) = [x for x in lines if x.get("route") == "/api/chat"]
+    assert (line["outcome"], line["tokens_source"]) == ("server_shutdown", "estimated")
+    assert "server_shutting_down" in received[-1]
+    with sqlite3.connect(counts) as database:
+        (spent,) = database.execute(
+            "SELECT total FROM budget_counters WHERE key LIKE 'streamchat:budget:global:%'"
+        ).fetchone()
+    assert spent == line["tokens_counted"] > ESTIMATED_INPUT  # settled, not left reserved
 
 
 def test_fresh_clients_are_refused_once_the_deployment_spent_its_budget(two_workers, upstream):
