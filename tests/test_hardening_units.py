@@ -117,6 +117,22 @@ def test_ipv6_clients_share_their_slash_64s_rate_limit(make_app):
     assert other.status_code == 200
 
 
+def test_ipv4_clients_seen_as_mapped_ipv6_are_counted_each_on_their_own(make_app):
+    # Listening on both families (HOST=::), IPv4 peers arrive as ::ffff:a.b.c.d; their
+    # /64 is ::/64, which would put every IPv4 client in one bucket.
+    app = make_app(OPENAI_API_KEY="", DEMO_TOKENS_PER_SECOND="5000", RATE_LIMIT="2/minute")
+    client = app.test_client()
+
+    def status(address):
+        response = client.post("/api/chat", json=CHAT, environ_base={"REMOTE_ADDR": address})
+        response.get_data()
+        return response.status_code
+
+    assert [status("::ffff:192.0.2.1") for _ in range(3)] == [200, 200, 429]
+    assert status("::ffff:192.0.2.2") == 200
+    assert status("192.0.2.1") == 429  # the same client, however its address is written
+
+
 def test_x_forwarded_host_is_ignored_unless_trusted(make_app):
     forged = {"Origin": "http://evil.example", "X-Forwarded-Host": "evil.example"}
     app = make_app(OPENAI_API_KEY="", TRUSTED_PROXY_COUNT="1")

@@ -39,7 +39,7 @@ def client_key() -> str:
 
 
 def client_address() -> str:
-    """The client address, an IPv6 client by its /64.
+    """The client address, an IPv6 client by its /64 (an IPv4-mapped one by its IPv4).
 
     One IPv6 subscriber is handed a whole /64 (2^64 addresses), so counting full
     addresses would give such a client as many buckets as it likes.
@@ -48,9 +48,14 @@ def client_address() -> str:
     if ":" not in address:
         return address
     try:
-        return str(ipaddress.IPv6Network(f"{address}/64", strict=False))
+        parsed = ipaddress.IPv6Address(address)
     except ValueError:
         return address  # not an address we can parse (a test client's name, say)
+    if parsed.ipv4_mapped:
+        # An IPv4 client seen through a dual-stack socket (HOST=::): its /64 would be
+        # ::/64, one bucket for every IPv4 client. It is its IPv4 address.
+        return str(parsed.ipv4_mapped)
+    return str(ipaddress.IPv6Network(f"{parsed}/64", strict=False))
 
 
 def install_rate_limits(app: Flask, settings: Settings, api: Blueprint) -> Limiter | None:
