@@ -37,6 +37,7 @@ export class BudgetView {
     this.budget = null; // the last answer, parsed (budget.js); null shows nothing
     this.shownAt = 0; // when it was taken (ms), to count the reset down from
     this.timer = 0;
+    this.recheck = 0; // the re-check after a stopped reply, if one is due
     this.pending = null; // the request under way, if any
     this.again = false; // a refresh was asked while one was under way
     const $ = (id) => document.getElementById(id);
@@ -68,7 +69,9 @@ export class BudgetView {
   replyEnded(outcome) {
     this.refresh();
     if (outcome === "stopped" && this.enabled) {
-      setTimeout(() => this.refresh(), STOPPED_RECHECK_MS);
+      // One pending re-check at most, however many replies are stopped meanwhile.
+      clearTimeout(this.recheck);
+      this.recheck = setTimeout(() => this.refresh(), STOPPED_RECHECK_MS);
     }
   }
 

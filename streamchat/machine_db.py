@@ -14,8 +14,11 @@ import threading
 from pathlib import Path
 
 # How long a statement waits for another worker's write lock before it fails. Writes
-# here are single short statements, so the wait is normally microseconds.
-BUSY_TIMEOUT_SECONDS = 2.0
+# here are single short statements, so the wait is normally microseconds. Short on
+# purpose: sqlite waits inside C, where gevent cannot switch, so the whole worker (every
+# stream and heartbeat it carries) waits with it. A lock held longer than this is
+# something else (a stuck process, an open sqlite3 shell): the caller then refuses.
+BUSY_TIMEOUT_SECONDS = 0.25
 
 
 class MachineDatabase:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import socket
+import sqlite3
 import time
 from pathlib import Path
 
@@ -14,13 +16,21 @@ import httpx2
 import pytest
 
 from streamchat.budgets import Budgets, estimate_input_tokens, tokens_counted
+from streamchat.budgets import ledger as ledger_module
 from streamchat.budgets.ledger import _window
 from streamchat.budgets.sqlite_store import SqliteCounters
 from streamchat.errors import ApiError
 from streamchat.machine_db import MachineDatabase
 from streamchat.settings import SettingsError, load_settings
 from streamchat.settings.budgets import BudgetSetting
-from tests.support.payloads import CHAT, chat_body, counted_reply, reply_payloads, sse_body
+from tests.support.payloads import (
+    CHAT,
+    chat_body,
+    counted_reply,
+    reply_payloads,
+    responses_payloads,
+    sse_body,
+)
 
 REPLY = counted_reply("chatcmpl-budget", prompt=12, completion=60)  # 72 tokens
 
@@ -143,6 +153,24 @@ def test_without_usage_the_estimate_is_input_characters_and_relayed_lines():
     assert tokens_counted({"prompt_tokens": 3}, 29, 31) == (60, "estimated")
 
 
+@pytest.mark.parametrize(
+    ("text", "tokens"),
+    [
+        ("你好世界" * 250, 1500 + 4),  # CJK: 3 bytes a character, 1.5 tokens
+        ("\U00020000" * 1000, 2000 + 4),  # rare ideographs: 4 bytes, 2 tokens each
+        ("Привет " * 100, 25 + 600 + 4),  # 100 spaces at 4 a token, 600 letters at 1
+    ],
+)
+def test_text_beyond_ascii_is_not_estimated_at_four_characters_a_token(text, tokens):
+    # Tokenizers give such text a token a character or more: at 4 characters a token a
+    # conversation in Chinese, or of rare characters on purpose, would reserve a quarter.
+    assert estimate_input_tokens([{"content": text}]) == tokens
+
+
+def test_a_negative_reported_count_is_not_believed():
+    assert tokens_counted({"total_tokens": -500}, 29, 31) == (60, "estimated")
+
+
 # --- the SQLite store, shared by processes ----------------------------------------------
 
 
@@ -211,13 +239,71 @@ def test_replies_side_by_side_cannot_spend_the_same_remainder(tmp_path):
 
 def test_a_reply_is_not_sent_with_a_useless_cap(tmp_path):
     budgets = ledger(tmp_path)
-    budgets.settle(budgets.admit("alice", 20, 0), 264)  # 36 left: 20 in + 16 out fits
-    assert budgets.admit("alice", 20, 0).output_cap == 16
+    budgets.settle(budgets.admit("alice", 20, 4096), 264)  # 36 left: 20 in + 16 out fits
+    assert budgets.admit("alice", 20, 4096).output_cap == 16
     budgets = ledger(tmp_path / "other")
-    budgets.settle(budgets.admit("alice", 20, 0), 265)  # 35 left: 15 out would not do
+    budgets.settle(budgets.admit("alice", 20, 4096), 265)  # 35 left: 15 out would not do
     with pytest.raises(ApiError) as refused:
-        budgets.admit("alice", 20, 0)
+        budgets.admit("alice", 20, 4096)
     assert refused.value.code == "budget_exhausted"
+
+
+class RacedCounters(SqliteCounters):
+    """A store in which another worker spends ``spent_between`` tokens between a read of
+    the totals and the add that follows it."""
+
+    def __init__(self, database, spent_between: int) -> None:
+        super().__init__(database)
+        self.spent_between = spent_between
+
+    def totals(self, keys):
+        found = super().totals(keys)
+        if self.spent_between:
+            spent, self.spent_between = self.spent_between, 0
+            super().add(spent, dict.fromkeys(keys, time.time() + 3600))
+        return found
+
+
+@pytest.mark.parametrize(("spent_between", "cap"), [(150, 130), (280, None)])
+def test_a_reply_admitted_elsewhere_meanwhile_shrinks_or_refuses_this_one(
+    tmp_path, spent_between, cap
+):
+    setting = load_settings({"TOKEN_BUDGET": "300/hour"}).token_budget
+    store = RacedCounters(MachineDatabase(tmp_path / "r.sqlite3"), spent_between)
+    budgets = Budgets(store, setting, None)
+    if cap is None:  # 20 left after the other reply: not enough for 20 in + 16 out
+        with pytest.raises(ApiError) as refused:
+            budgets.admit("alice", 20, 4096)
+        assert refused.value.code == "budget_exhausted"
+        assert budgets.status("alice")["used"] == spent_between  # ours given back
+        return
+    admission = budgets.admit("alice", 20, 4096)  # read 300 left; 150 when it landed
+    assert (admission.output_cap, admission.reserved) == (cap, 20 + cap)
+    assert budgets.status("alice")["used"] == 300  # never past the budget
+
+
+def test_a_conversation_longer_than_the_whole_budget_is_a_400_not_a_wait(tmp_path):
+    budgets = ledger(tmp_path)
+    with pytest.raises(ApiError) as refused:
+        budgets.admit("alice", estimated_input=290, max_output=4096)
+    assert (refused.value.status, refused.value.code) == (400, "conversation_over_budget")
+    assert refused.value.retry_after is None
+
+
+def test_budgets_need_an_output_cap(make_app):
+    with pytest.raises(SettingsError, match="MAX_OUTPUT_TOKENS must be above 0"):
+        make_app(TOKEN_BUDGET="300/hour", MAX_OUTPUT_TOKENS="0")
+
+
+def test_a_lost_count_never_gives_more_than_the_whole_budget(tmp_path):
+    budgets = ledger(tmp_path)
+    admission = budgets.admit("alice", 20, 100)
+    key = admission.windows[0].key
+    budgets.store.add(-admission.reserved, {key: time.time() + 3600})  # Redis lost it
+    budgets.settle(admission, 50)  # the settling then drives the count below zero
+    assert budgets.store.totals([key]) == [-70]
+    assert budgets.status("alice")["remaining"] == 300
+    assert budgets.admit("alice", 20, 4096).output_cap == 280
 
 
 def test_a_refusal_names_the_budget_and_when_it_renews(tmp_path):
@@ -231,11 +317,14 @@ def test_a_refusal_names_the_budget_and_when_it_renews(tmp_path):
     assert error.retry_after == pytest.approx(3600 - time.time() % 3600, abs=2)
 
 
-def test_a_reply_ending_after_its_window_settles_into_that_window(tmp_path):
+def test_a_reply_ending_after_its_window_settles_into_that_window(tmp_path, monkeypatch):
     budgets = ledger(tmp_path)
     admission = budgets.admit("alice", 20, 100)
-    later = _window("person", admission.windows[0].budget, "alice", time.time() + 3600)
+    started = time.time()
+    monkeypatch.setattr(ledger_module.time, "time", lambda: started + 3600)  # an hour on
+    later = _window("person", admission.windows[0].budget, "alice", started + 3600)
     budgets.settle(admission, 50)
+    monkeypatch.undo()
     totals = budgets.store.totals([admission.windows[0].key, later.key])
     assert totals == [50, 0]
 
@@ -329,3 +418,63 @@ def test_a_stream_cut_off_by_the_upstream_is_counted_by_estimate(make_app, caplo
     assert (line["outcome"], line["tokens_source"]) == ("upstream_error", "estimated")
     assert line["tokens_counted"] >= 20
     assert client.get("/api/budget").json["used"] == line["tokens_counted"]
+
+
+def test_a_file_locked_by_another_process_refuses_within_a_moment(make_app, tmp_path):
+    # sqlite waits for a lock inside C, where gevent cannot switch: the wait must be short.
+    path = tmp_path / "counts.sqlite3"
+    app = make_app(sse_handler(), TOKEN_BUDGET="300/hour", SQLITE_PATH=str(path))
+    client = app.test_client()
+    assert reply(client).status_code == 200  # the file exists, in WAL mode
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    try:
+        started = time.monotonic()
+        refused = reply(client)
+        waited = time.monotonic() - started
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert refused.json["error"]["code"] == "budget_unavailable"
+    assert waited < 1.0
+    assert reply(client).status_code == 200  # and fine once the lock is gone
+
+
+def test_a_redis_that_accepts_but_never_answers_refuses_after_its_timeout(make_app):
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts, never replies
+        port = silent.getsockname()[1]
+        app = make_app(
+            sse_handler(),
+            TOKEN_BUDGET="300/hour",
+            RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{port}/0",
+        )
+        started = time.monotonic()
+        refused = reply(app.test_client())
+        waited = time.monotonic() - started
+    assert refused.json["error"]["code"] == "budget_unavailable"
+    assert 0.5 < waited < 3.0  # the 1 s timeout, not a hang
+    assert app.transport.requests == []
+
+
+def test_the_responses_api_is_capped_and_counted_the_same(make_app, caplog):
+    payloads = responses_payloads("resp_budget", ["Hello", " there"])
+    app = make_app(sse_handler(payloads), TOKEN_BUDGET="300/hour", MAX_OUTPUT_TOKENS="200")
+    client = app.test_client()
+    response = client.post("/api/responses", json=CHAT)
+    response.get_data()
+    assert response.headers["X-Token-Budget-Remaining"] == "300"
+    assert sent_bodies(app)[0]["max_output_tokens"] == 200
+    (line,) = [entry for entry in log_lines(caplog) if entry["route"] == "/api/responses"]
+    # These events report no usage: the estimate, the input and a token an event.
+    assert line["tokens_source"] == "estimated"
+    assert line["tokens_counted"] > len(payloads)
+    assert client.get("/api/budget").json["used"] == line["tokens_counted"]
+
+
+def test_an_sse_stream_carries_the_header_and_is_counted(budget_app):
+    app = budget_app(TOKEN_BUDGET="300/hour")
+    client = app.test_client()
+    response = client.post("/api/chat", json=CHAT, headers={"Accept": "text/event-stream"})
+    assert b"data: [DONE]" in response.get_data()
+    assert response.headers["X-Token-Budget-Remaining"] == "300"
+    assert client.get("/api/budget").json["used"] == 72

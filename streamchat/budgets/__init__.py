@@ -13,7 +13,7 @@ works per stream, never per chunk.
 from __future__ import annotations
 
 from ..machine_db import MachineDatabase
-from ..settings import Settings
+from ..settings import Settings, SettingsError
 from .counting import estimate_input_tokens, tokens_counted
 from .ledger import Admission, Budgets, budget_unavailable
 from .store import BudgetStoreUnavailable, counter_store
@@ -33,5 +33,11 @@ def build_budgets(settings: Settings, database: MachineDatabase) -> Budgets | No
     """The app's Budgets, or None when neither TOKEN_BUDGET nor GLOBAL_TOKEN_BUDGET is set."""
     if not (settings.token_budget or settings.global_token_budget):
         return None
+    if not settings.max_output_tokens:
+        # The cap is what keeps one reply within what is left; with none, a reply would
+        # be sent (and hold) the whole remaining budget.
+        raise SettingsError(
+            "MAX_OUTPUT_TOKENS must be above 0 when TOKEN_BUDGET or GLOBAL_TOKEN_BUDGET is set"
+        )
     store = counter_store(settings.ratelimit_storage_uri, database)
     return Budgets(store, settings.token_budget, settings.global_token_budget)

@@ -18,7 +18,7 @@ import math
 import time
 from dataclasses import dataclass
 
-from ..errors import ApiError
+from ..errors import ApiError, bad_request
 from ..settings.budgets import BudgetSetting
 from .store import BudgetStoreUnavailable, CounterStore
 
@@ -83,6 +83,28 @@ def _exhausted(window: Window, now: float) -> ApiError:
     )
 
 
+def _over_budget(window: Window) -> ApiError:
+    scope = "the service's" if window.scope == "global" else "your"
+    return bad_request(
+        f"This conversation is too long for {scope} token budget "
+        f"({window.budget.text}). Start a new one, or shorten it.",
+        "conversation_over_budget",
+    )
+
+
+def _fit(
+    spent: list[tuple[Window, int]], estimated_input: int, max_output: int, now: float
+) -> tuple[int, int]:
+    """What is left (the smallest of the windows') and the output cap a reply gets from
+    it; the 429 of the binding window when that cap would be under MIN_OUTPUT_TOKENS."""
+    least_output = min(MIN_OUTPUT_TOKENS, max_output)
+    for window, used in spent:
+        if window.budget.amount - used - estimated_input < least_output:
+            raise _exhausted(window, now)
+    remaining = min(window.budget.amount - used for window, used in spent)
+    return remaining, min(max_output, remaining - estimated_input)
+
+
 def budget_unavailable() -> ApiError:
     """The refusal when the budget store cannot be reached: budgets are not guessed."""
     return ApiError(
@@ -117,41 +139,50 @@ class Budgets:
             used = self.store.totals([w.key for w in windows])
         except BudgetStoreUnavailable:
             raise budget_unavailable() from None
-        return list(zip(windows, used, strict=True))
+        # Never below 0: a settling after Redis lost the key must not give budget back.
+        return [(window, max(0, u)) for window, u in zip(windows, used, strict=True)]
 
     def admit(self, who: str, estimated_input: int, max_output: int) -> Admission:
-        """Reserve a reply's cost for ``who``, or raise the 429 (no budget left) or the
-        503 (store unreachable). ``max_output`` of 0 means no cap of our own."""
+        """Reserve a reply's cost for ``who``, or raise the ApiError: 429 when no budget
+        is left, 400 when the conversation alone exceeds a whole budget, 503 when the
+        store is unreachable. ``max_output`` is MAX_OUTPUT_TOKENS (build_budgets makes
+        sure it is above 0)."""
         now = time.time()
         spent = self._used(who, now)
+        for window, _ in spent:
+            if estimated_input + min(MIN_OUTPUT_TOKENS, max_output) > window.budget.amount:
+                raise _over_budget(window)
+        remaining, output_cap = _fit(spent, estimated_input, max_output, now)
         windows = [window for window, _ in spent]
-        left = [window.budget.amount - used for window, used in spent]
-        least_output = min(MIN_OUTPUT_TOKENS, max_output or MIN_OUTPUT_TOKENS)
-        for window, remaining in zip(windows, left, strict=True):
-            # The input must fit, and room for a reply worth having beyond it.
-            if remaining - estimated_input < least_output:
-                raise _exhausted(window, now)
-        remaining = min(left)
-        output_cap = remaining - estimated_input
-        if max_output:
-            output_cap = min(output_cap, max_output)
         admission = Admission(windows, estimated_input + output_cap, output_cap, remaining)
-        self._reserve(admission, now)
+        self._reserve(admission, estimated_input, max_output, now)
         return admission
 
-    def _reserve(self, admission: Admission, now: float) -> None:
+    def _reserve(
+        self, admission: Admission, estimated_input: int, max_output: int, now: float
+    ) -> None:
         keys = {window.key: window.expires_at for window in admission.windows}
         try:
             totals = self.store.add(admission.reserved, keys)
         except BudgetStoreUnavailable:
             raise budget_unavailable() from None
-        for window in admission.windows:
-            if totals[window.key] - admission.reserved >= window.budget.amount:
-                # Another reply took the rest between our read and our add. Given back;
-                # if the store is gone meanwhile it stays counted: the safe side.
-                with contextlib.suppress(BudgetStoreUnavailable):
-                    self.store.add(-admission.reserved, keys)
-                raise _exhausted(window, now)
+        # What the others had spent or held when our add landed: more than we read if a
+        # reply elsewhere was admitted in between. Fit again to that.
+        before = [(w, totals[w.key] - admission.reserved) for w in admission.windows]
+        try:
+            remaining, output_cap = _fit(before, estimated_input, max_output, now)
+        except ApiError:
+            self._give_back(admission.reserved, keys)
+            raise
+        if output_cap < admission.output_cap:
+            self._give_back(admission.output_cap - output_cap, keys)
+            admission.reserved -= admission.output_cap - output_cap
+            admission.output_cap, admission.remaining = output_cap, remaining
+
+    def _give_back(self, tokens: int, keys: dict[str, float]) -> None:
+        # If the store is gone meanwhile, the tokens stay held: the safe side.
+        with contextlib.suppress(BudgetStoreUnavailable):
+            self.store.add(-tokens, keys)
 
     def settle(self, admission: Admission, tokens: int) -> None:
         """Turn the reservation into the ``tokens`` the reply counted (once). Raises

@@ -31,6 +31,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS signin_failures (key TEXT NOT NULL, at REAL NOT NULL)
 """
 _INDEX = "CREATE INDEX IF NOT EXISTS signin_failures_key ON signin_failures (key, at)"
+_INDEX_AT = "CREATE INDEX IF NOT EXISTS signin_failures_at ON signin_failures (at)"
 
 
 def _refusal(retry_after: int) -> ApiError:
@@ -50,6 +51,7 @@ class _MachineCounts:
         self._database = database
         database.needs(_SCHEMA)
         database.needs(_INDEX)
+        database.needs(_INDEX_AT)  # the purge of old rows, every key's
 
     def retry_after(self, key: str, now: float) -> int | None:
         rows = self._database.query(

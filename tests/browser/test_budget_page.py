@@ -116,9 +116,13 @@ def test_budget_counts_down_and_a_refusal_says_when_to_come_back(budget_chat, fa
     assert note.startswith("You have used your token budget."), note
     assert "You can chat again in " in note and "(at " in note, note
     assert chat.page.is_visible("#retry")
-    # The line shows the spent budget too (refreshed after the refusal).
+    # The line shows what the server says is left now (refreshed after the refusal).
+    left = chat.page.evaluate("async () => (await (await fetch('/api/budget')).json()).remaining")
+    assert left <= 300 - 3 * 72
     chat.page.wait_for_function(
-        "() => !document.getElementById('budget').textContent.includes('228')"
+        "(left) => document.getElementById('budget-left').textContent"
+        " === (left ? `${left} token${left === 1 ? '' : 's'} left` : 'No tokens left')",
+        arg=left,
     )
     # What was typed is kept: the last message, still there after a reload.
     chat.page.reload()
