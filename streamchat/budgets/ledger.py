@@ -30,6 +30,8 @@ BUDGET_UNAVAILABLE_RETRY_AFTER = 5
 # The smallest output cap a reply is sent with: OpenAI's Responses API refuses a
 # max_output_tokens under 16, and a reply cut after a few words helps nobody.
 MIN_OUTPUT_TOKENS = 16
+# GET /api/budget's figures for a caller without a budget of their own.
+NO_BUDGET = dict.fromkeys(("limit", "used", "remaining", "resets_in_seconds", "period_seconds"))
 
 
 @dataclass(frozen=True)
@@ -207,8 +209,7 @@ class Budgets:
             }
             for w, u in self._used(who, now)
         }
-        empty = dict.fromkeys(("limit", "used", "remaining", "resets_in_seconds", "period_seconds"))
-        answer = dict(figures.get("person", empty))
+        answer = dict(figures.get("person", NO_BUDGET))
         if "global" in figures:
             answer["global"] = figures["global"]
         return answer

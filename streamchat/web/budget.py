@@ -13,6 +13,7 @@ from dataclasses import replace
 from flask import Blueprint, jsonify
 
 from ..budgets import Admission, BudgetStoreUnavailable, tokens_counted
+from ..budgets.ledger import NO_BUDGET
 from ..runtime import Runtime, current_runtime
 from ..upstream.streams import ChatRequest
 from .ratelimit import client_key
@@ -29,11 +30,7 @@ def status():
     """The caller's budget (``limit``, ``used``, ``remaining``, ``resets_in_seconds``,
     ``period_seconds``; all null without TOKEN_BUDGET) and ``global`` when set."""
     budgets = current_runtime().budgets
-    if budgets is None:
-        fields = ("limit", "used", "remaining", "resets_in_seconds", "period_seconds")
-        answer = dict.fromkeys(fields)
-    else:
-        answer = budgets.status(client_key())
+    answer = NO_BUDGET if budgets is None else budgets.status(client_key())
     return jsonify(answer), {"Cache-Control": "no-store"}
 
 
@@ -55,8 +52,6 @@ def count(
 ) -> None:
     """Count the ended stream into ``record`` (``tokens_counted``, ``tokens_source``) and
     settle its reservation. Never raises: the stream has already ended."""
-    if admission is not None and admission.settled:
-        return
     tokens, source = tokens_counted(record.usage, estimated_input, record.chunks)
     record.tokens_counted, record.tokens_source = tokens, source
     if admission is None:
