@@ -1,13 +1,14 @@
 """Shared fixtures: the app with a fake SDK transport, and real servers on 127.0.0.1.
 
 Fixtures only: the helpers they are built from, and that tests import, are in
-tests/support/.
+tests/support/. The one hook here keeps every test module in a tier folder.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx2
 import pytest
@@ -18,6 +19,20 @@ from tests.support.fake_upstream import FakeUpstream
 from tests.support.launch import RunningServer, start_gunicorn_against
 from tests.support.redis_server import start_redis
 from tests.support.transport import RecordingTransport
+
+TESTS = Path(__file__).resolve().parent
+TIERS = ("unit", "server", "browser")  # pyproject.toml's testpaths, in that order
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """A test module outside the tier folders would never run (testpaths lists only them)."""
+    strays = [
+        str(path.relative_to(TESTS))
+        for path in TESTS.rglob("test_*.py")
+        if path.relative_to(TESTS).parts[0] not in TIERS
+    ]
+    if strays:
+        raise pytest.UsageError(f"test modules outside tests/{{{','.join(TIERS)}}}/: {strays}")
 
 
 @pytest.fixture(autouse=True)
