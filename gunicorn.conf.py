@@ -81,6 +81,7 @@ def on_exit(server):
 
 def post_worker_init(worker):
     """Chain streamchat's graceful drain onto the worker's SIGTERM handling."""
+    from streamchat.runtime import runtime_of
     from streamchat.worker.shutdown import drain_on_sigterm
 
-    drain_on_sigterm(worker)
+    drain_on_sigterm(worker, runtime_of(worker.wsgi).streams)

@@ -2,7 +2,7 @@
 
 streamchat.relay.direct_body hands its socket here. Each reader yields what one read
 returned (b"" at the end) or None when a heartbeat is due, timed from the last write
-toward the client (streamchat.relay.pacing); it raises UpstreamReadTimeout when the
+toward the client (streamchat.relay.write_mark); it raises UpstreamReadTimeout when the
 upstream has sent nothing for the read timeout.
 """
 
@@ -12,7 +12,7 @@ import socket
 import time
 from collections.abc import Iterator
 
-from .pacing import WriteMark
+from .write_mark import WriteMark
 
 READ_SIZE = 65536
 

@@ -10,7 +10,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .auth import AuthSettings, load_auth_settings
-from .budgets import BudgetSetting, budget, max_tokens_field
+from .budgets import BudgetSetting, budget
+from .storage import ratelimit_storage_uri, redis_url
+from .upstream import max_tokens_field
 from .values import SettingsError, boolean, choice, integer, number, text
 
 DEFAULT_MODEL = "gpt-5.4-mini"
@@ -50,6 +52,7 @@ class Settings:
     max_tokens_field: str
     rate_limit: str
     ratelimit_storage_uri: str
+    redis_url: str | None
     trusted_proxy_count: int
     trusted_proxy_host: bool
     allowed_hosts: tuple[str, ...]
@@ -91,17 +94,6 @@ def _rate_limit(source: Mapping[str, Any]) -> str:
             raise SettingsError(
                 f"RATE_LIMIT must look like '20/minute' or '20/minute;200/day', got {value!r}"
             ) from None
-    return value
-
-
-def _storage_uri(source: Mapping[str, Any]) -> str:
-    value = text(source, "RATELIMIT_STORAGE_URI", "memory://")
-    # The scheme is checked here; whether its client library is installed is checked
-    # when the limiter builds its storage (streamchat.web.ratelimit), also at start-up.
-    if "://" not in value:
-        raise SettingsError(
-            f"RATELIMIT_STORAGE_URI must look like memory:// or redis://host:6379, got {value!r}"
-        )
     return value
 
 
@@ -182,7 +174,8 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
         max_output_tokens=integer(source, "MAX_OUTPUT_TOKENS", 4096, minimum=0),
         max_tokens_field=max_tokens_field(source, _base_url(source)),
         rate_limit=_rate_limit(source),
-        ratelimit_storage_uri=_storage_uri(source),
+        ratelimit_storage_uri=ratelimit_storage_uri(source, redis_url(source)),
+        redis_url=redis_url(source),
         trusted_proxy_count=integer(source, "TRUSTED_PROXY_COUNT", 0, minimum=0),
         trusted_proxy_host=boolean(source, "TRUSTED_PROXY_HOST", False),
         allowed_hosts=_hosts(source),

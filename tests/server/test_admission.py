@@ -10,7 +10,7 @@ import time
 import httpx2
 import pytest
 
-from streamchat.worker.admission import OpenStreams
+from streamchat.worker.open_streams import OpenStreams
 from tests.support.fake_upstream import FakeUpstream, Script
 from tests.support.launch import start_gunicorn_against
 from tests.support.payloads import CHAT, reply_payloads

@@ -202,11 +202,12 @@ def test_fresh_clients_are_refused_once_the_deployment_spent_its_budget(two_work
     assert len(upstream.records) == sent
 
 
-def test_two_instances_share_one_budget_through_redis(redis, upstream):
+@pytest.mark.parametrize("setting", ["REDIS_URL", "RATELIMIT_STORAGE_URI"])
+def test_two_instances_share_one_budget_through_redis(redis, upstream, setting):
     url, process = redis
     servers = [
         start_gunicorn_against(
-            upstream.base_url, RATELIMIT_STORAGE_URI=url, TRUSTED_PROXY_COUNT="1", **BUDGETS
+            upstream.base_url, TRUSTED_PROXY_COUNT="1", **{setting: url}, **BUDGETS
         )
         for _ in range(2)
     ]

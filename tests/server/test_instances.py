@@ -1,4 +1,5 @@
-"""Several instances: two real servers share one rate-limit count through a real Redis."""
+"""Several instances: two real servers share one rate-limit count through a real Redis,
+named by REDIS_URL or by the older RATELIMIT_STORAGE_URI."""
 
 from __future__ import annotations
 
@@ -37,9 +38,10 @@ def alternate(servers, count: int) -> list[int]:
         ]
 
 
-def test_two_instances_share_one_rate_limit_through_redis(redis, upstream):
+@pytest.mark.parametrize("setting", ["REDIS_URL", "RATELIMIT_STORAGE_URI"])
+def test_two_instances_share_one_rate_limit_through_redis(redis, upstream, setting):
     url, _ = redis
-    servers = pair(upstream, RATELIMIT_STORAGE_URI=url)
+    servers = pair(upstream, **{setting: url})
     try:
         statuses = alternate(servers, LIMIT + 4)
     finally:
@@ -60,7 +62,7 @@ def test_without_redis_each_instance_counts_alone(upstream):
 
 def test_redis_going_away_does_not_take_chat_down(redis, upstream):
     url, process = redis
-    servers = pair(upstream, RATELIMIT_STORAGE_URI=url)
+    servers = pair(upstream, REDIS_URL=url)
     try:
         assert alternate(servers, 2) == [200, 200]
         process.terminate()

@@ -1,6 +1,6 @@
 """Throttled guessing under real gunicorn with 2 workers: with the default storage the
-workers count failed sign-ins together (the machine's SQLite file), and a Redis that
-goes away leaves sign-in working and guessing still bounded."""
+workers count failed sign-ins together (the machine's SQLite file). What happens when the
+store is down: tests/server/test_shared_state.py."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ import httpx2
 import pytest
 
 from tests.support.launch import RunningServer, start_gunicorn
-from tests.support.redis_server import start_redis
-from tests.support.signin import TEST_PASSWORD, TEST_USER, password_settings
+from tests.support.signin import password_settings
 
 pytestmark = pytest.mark.server
 
@@ -52,23 +51,3 @@ def test_the_workers_of_one_machine_count_failed_sign_ins_together():
         refused_by_both_workers(server, answered)
     finally:
         server.stop()
-
-
-def test_without_redis_sign_in_works_and_guessing_stays_bounded():
-    url, redis = start_redis()
-    server = start_gunicorn(WEB_CONCURRENCY="2", RATELIMIT_STORAGE_URI=url, **password_settings())
-    try:
-        redis.terminate()
-        redis.wait(10)
-        right = httpx2.post(
-            server.url + "/login", data={"username": TEST_USER, "password": TEST_PASSWORD}
-        )
-        assert right.status_code == 303  # not a 500: sign-in does not need Redis
-        answered = [wrong_password(server, f"guess{i}") for i in range(11)]
-        assert [r.status_code for r in answered] == [401] * 10 + [429]
-        refused_by_both_workers(server, answered)
-        assert "signin_throttle_storage_unavailable" in server.output()
-    finally:
-        server.stop()
-        if redis.poll() is None:
-            redis.kill()

@@ -22,7 +22,11 @@ import httpx2  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent))
 
+from streamchat.relay.pipeline import RelayLimits  # noqa: E402
+from streamchat.relay.protocols import ChatProtocol  # noqa: E402
 from streamchat.relay.socket_reads import wait_then_recv  # noqa: E402
+from streamchat.runs import Run  # noqa: E402
+from streamchat.worker.open_streams import OpenStreams  # noqa: E402
 from tests.support.payloads import numbered_chunk, sse_body  # noqa: E402
 from tests.support.raw_server import (  # noqa: E402
     HEADERS_CHUNKED,
@@ -107,20 +111,28 @@ def main() -> None:
     results["beats"] = beats
     stream.close()
 
-    stream = open_test_stream(clients[2])
+    # A run ended for shutdown from another greenlet: its blocked read fails at once,
+    # and the run's last line says why.
+    run = Run(
+        open_test_stream(clients[2]).upstream,
+        ChatProtocol(),
+        streams=OpenStreams(),
+        budgets=None,
+        admission=None,
+        estimated_input=0,
+        limits=RelayLimits(10.0, 60.0, 1 << 20),
+    )
 
     def read() -> None:
-        try:
-            for _ in stream.body(10.0, 60.0):
-                pass
-        except Exception as exc:
-            results["shutdown_error"] = type(exc).__name__
-            results["shutdown_after"] = round(time.monotonic() - ended_at, 3)
+        pieces = list(run.pieces())
+        results["shutdown_error"] = run.result.error_code
+        results["shutdown_last_line"] = pieces[-1].decode()
+        results["shutdown_after"] = round(time.monotonic() - ended_at, 3)
 
     reader = gevent.spawn(read)
     gevent.sleep(0.3)
     ended_at = time.monotonic()
-    stream.end_for_shutdown()
+    run.end_for_shutdown()
     reader.join(timeout=15)
 
     # TLS: gevent's SSLSocket under the same reader, heartbeats included.

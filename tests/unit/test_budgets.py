@@ -15,14 +15,19 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from streamchat.budgets import Budgets, estimate_input_tokens, tokens_counted
+from streamchat.budgets import (
+    BudgetExhausted,
+    Budgets,
+    ConversationOverBudget,
+    estimate_input_tokens,
+    tokens_counted,
+)
 from streamchat.budgets import ledger as ledger_module
 from streamchat.budgets.ledger import _window
-from streamchat.budgets.sqlite_store import SqliteCounters
-from streamchat.errors import ApiError
-from streamchat.machine_db import MachineDatabase
 from streamchat.settings import SettingsError, load_settings
 from streamchat.settings.budgets import BudgetSetting
+from streamchat.state import MachineDatabase
+from streamchat.state.machine_state import MachineState
 from tests.support.payloads import (
     CHAT,
     chat_body,
@@ -175,7 +180,7 @@ def test_a_negative_reported_count_is_not_believed():
 
 
 def _add_many(path: str, key: str, times: int) -> None:
-    store = SqliteCounters(MachineDatabase(Path(path)))
+    store = MachineState(MachineDatabase(Path(path)))
     for _ in range(times):
         store.add(3, {key: time.time() + 60, "everybody": time.time() + 60})
 
@@ -190,12 +195,12 @@ def test_workers_adding_at_once_lose_no_count(tmp_path):
     for worker in workers:
         worker.join(60)
         assert worker.exitcode == 0
-    store = SqliteCounters(MachineDatabase(tmp_path / "shared.sqlite3"))
+    store = MachineState(MachineDatabase(tmp_path / "shared.sqlite3"))
     assert store.totals(["k", "everybody", "never"]) == [3600, 3600, 0]
 
 
 def test_an_expired_window_counts_nothing(tmp_path):
-    store = SqliteCounters(MachineDatabase(tmp_path / "c.sqlite3"))
+    store = MachineState(MachineDatabase(tmp_path / "c.sqlite3"))
     assert store.add(50, {"old": time.time() - 1, "live": time.time() + 60}) == {
         "old": 50,
         "live": 50,
@@ -210,7 +215,7 @@ def ledger(tmp_path, person="300/hour", everybody=None) -> Budgets:
     def setting(text):
         return load_settings({"TOKEN_BUDGET": text}).token_budget if text else None
 
-    store = SqliteCounters(MachineDatabase(tmp_path / "l.sqlite3"))
+    store = MachineState(MachineDatabase(tmp_path / "l.sqlite3"))
     return Budgets(store, setting(person), setting(everybody))
 
 
@@ -230,9 +235,9 @@ def test_replies_side_by_side_cannot_spend_the_same_remainder(tmp_path):
     first = budgets.admit("alice", estimated_input=20, max_output=100)
     second = budgets.admit("alice", estimated_input=20, max_output=100)
     assert (first.reserved, second.reserved) == (120, 120)
-    with pytest.raises(ApiError) as refused:  # 60 left, and the input alone is 20...
+    with pytest.raises(BudgetExhausted) as refused:  # 60 left, and the input alone is 20...
         budgets.admit("alice", estimated_input=70, max_output=100)
-    assert refused.value.code == "budget_exhausted"
+    assert refused.value.scope == "person"
     third = budgets.admit("alice", estimated_input=20, max_output=100)
     assert third.output_cap == 40  # ...but a small request still fits what is left
 
@@ -243,12 +248,12 @@ def test_a_reply_is_not_sent_with_a_useless_cap(tmp_path):
     assert budgets.admit("alice", 20, 4096).output_cap == 16
     budgets = ledger(tmp_path / "other")
     budgets.settle(budgets.admit("alice", 20, 4096), 265)  # 35 left: 15 out would not do
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(BudgetExhausted) as refused:
         budgets.admit("alice", 20, 4096)
-    assert refused.value.code == "budget_exhausted"
+    assert refused.value.scope == "person"
 
 
-class RacedCounters(SqliteCounters):
+class RacedCounters(MachineState):
     """A store in which another worker spends ``spent_between`` tokens between a read of
     the totals and the add that follows it."""
 
@@ -272,9 +277,9 @@ def test_a_reply_admitted_elsewhere_meanwhile_shrinks_or_refuses_this_one(
     store = RacedCounters(MachineDatabase(tmp_path / "r.sqlite3"), spent_between)
     budgets = Budgets(store, setting, None)
     if cap is None:  # 20 left after the other reply: not enough for 20 in + 16 out
-        with pytest.raises(ApiError) as refused:
+        with pytest.raises(BudgetExhausted) as refused:
             budgets.admit("alice", 20, 4096)
-        assert refused.value.code == "budget_exhausted"
+        assert refused.value.scope == "person"
         assert budgets.status("alice")["used"] == spent_between  # ours given back
         return
     admission = budgets.admit("alice", 20, 4096)  # read 300 left; 150 when it landed
@@ -284,9 +289,9 @@ def test_a_reply_admitted_elsewhere_meanwhile_shrinks_or_refuses_this_one(
 
 def test_a_conversation_longer_than_the_whole_budget_is_a_400_not_a_wait(tmp_path):
     budgets = ledger(tmp_path)
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(ConversationOverBudget) as refused:
         budgets.admit("alice", estimated_input=290, max_output=4096)
-    assert (refused.value.status, refused.value.code) == (400, "conversation_over_budget")
+    assert (refused.value.scope, refused.value.budget_text) == ("person", "300/hour")
     assert refused.value.retry_after is None
 
 
@@ -309,10 +314,10 @@ def test_a_lost_count_never_gives_more_than_the_whole_budget(tmp_path):
 def test_a_refusal_names_the_budget_and_when_it_renews(tmp_path):
     budgets = ledger(tmp_path, person="1000/hour", everybody="100/hour")
     budgets.settle(budgets.admit("alice", 10, 0), 95)
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(BudgetExhausted) as refused:
         budgets.admit("bob", 10, 0)
     error = refused.value
-    assert (error.status, error.code) == (429, "global_budget_exhausted")
+    assert error.scope == "global"
     assert 0 < error.retry_after <= 3600
     assert error.retry_after == pytest.approx(3600 - time.time() % 3600, abs=2)
 

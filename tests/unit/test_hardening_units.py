@@ -12,9 +12,9 @@ import httpx2
 import pytest
 
 from streamchat.relay.fallback import MAX_QUEUED_CHUNKS, with_heartbeats
-from streamchat.relay.ndjson import relay
+from streamchat.relay.ndjson import ndjson_lines
 from streamchat.relay.protocols import ChatProtocol, ResponsesProtocol
-from streamchat.worker.admission import OpenStreams
+from streamchat.worker.open_streams import OpenStreams
 from tests.support.payloads import CHAT, sse_body
 
 LEAK = "sk-unit-LEAK"
@@ -24,7 +24,7 @@ def relayed(events: list[bytes], protocol, **options) -> list[dict]:
     return [
         json.loads(line)
         for line in b"".join(
-            relay([sse_body(events, done=False)], protocol, **options)
+            ndjson_lines([sse_body(events, done=False)], protocol, **options)
         ).splitlines()
         if line
     ]
@@ -66,7 +66,7 @@ def test_a_responses_error_late_or_escaped_is_replaced(hidden):
 
 def test_ordinary_chunks_pass_byte_for_byte_with_escapes_in_their_text():
     escaped = b'{"id":"c1","choices":[{"index":0,"delta":{"content":"caf\\u00e9 error"}}]}'
-    out = b"".join(relay([sse_body([FIRST, escaped])], ChatProtocol()))
+    out = b"".join(ndjson_lines([sse_body([FIRST, escaped])], ChatProtocol()))
     assert out == FIRST + b"\n" + escaped + b"\n"
 
 
@@ -88,7 +88,7 @@ def test_an_event_past_the_bound_ends_the_stream_with_malformed(source):
             reads += 1
             yield piece
 
-    out = b"".join(relay(counted(), ChatProtocol(), max_event_bytes=1 << 20))
+    out = b"".join(ndjson_lines(counted(), ChatProtocol(), max_event_bytes=1 << 20))
     line = json.loads(out.splitlines()[-1])
     assert line["error"]["code"] == "upstream_malformed"
     assert reads < len(source)  # it stopped reading at the bound
@@ -98,7 +98,7 @@ def test_a_long_line_costs_one_join_not_one_copy_per_read():
     # 30 MB in 64 KiB reads: quadratic copying would take many seconds here.
     pieces = [b'data: {"x":"'] + [b"x" * 65536] * 480 + [b'"}\n\n']
     started = time.perf_counter()
-    out = b"".join(relay(pieces, ChatProtocol(), max_event_bytes=64 << 20))
+    out = b"".join(ndjson_lines(pieces, ChatProtocol(), max_event_bytes=64 << 20))
     assert time.perf_counter() - started < 2.0
     assert len(out) > 30_000_000
 

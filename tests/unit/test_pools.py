@@ -78,7 +78,7 @@ def test_as_many_streams_as_places_open_at_once_and_are_read_directly():
     ]
     try:
         assert server.connections == places
-        assert all(direct_body._parser_and_socket(s._response) for s in streams)
+        assert all(direct_body._parser_and_socket(s.response) for s in streams)
     finally:
         for stream in streams:
             stream.close()

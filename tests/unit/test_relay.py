@@ -8,7 +8,7 @@ import re
 import httpx2
 import pytest
 
-from streamchat.relay.ndjson import relay
+from streamchat.relay.ndjson import ndjson_lines
 from streamchat.relay.protocols import ChatProtocol
 from tests.support.payloads import chunk_payload, reply_payloads, sse_body
 
@@ -16,7 +16,7 @@ PAYLOADS = reply_payloads("chatcmpl-1", ["Hel", "lo", " wörld ✓"])
 
 
 def run(source) -> bytes:
-    return b"".join(relay(source, ChatProtocol()))
+    return b"".join(ndjson_lines(source, ChatProtocol()))
 
 
 def lines(output: bytes) -> list[bytes]:
@@ -49,13 +49,13 @@ def test_done_is_not_forwarded_and_ends_the_stream():
 
 
 def test_one_read_with_several_events_goes_out_as_one_write():
-    writes = list(relay([sse_body(PAYLOADS)], ChatProtocol()))
+    writes = list(ndjson_lines([sse_body(PAYLOADS)], ChatProtocol()))
     assert len(writes) == 1
 
 
 def test_silence_becomes_a_blank_heartbeat_line_in_place():
     body = sse_body(PAYLOADS)
-    writes = list(relay([None, body[:10], None, body[10:]], ChatProtocol()))
+    writes = list(ndjson_lines([None, body[:10], None, body[10:]], ChatProtocol()))
     assert writes[0] == b"\n"
     assert writes[1] == b"\n"  # the first read held no whole event yet
     assert b"".join(writes[2:]) == b"".join(p + b"\n" for p in PAYLOADS)
@@ -158,7 +158,7 @@ def test_closing_the_relay_closes_its_source():
         finally:
             closed.append(True)
 
-    lines_out = relay(source(), ChatProtocol())
+    lines_out = ndjson_lines(source(), ChatProtocol())
     next(lines_out)
     lines_out.close()
     assert closed == [True]
@@ -180,9 +180,9 @@ def test_closing_the_relay_closes_its_source():
 def test_one_event_per_read_gives_what_the_general_path_gives(events):
     # The relay has a fast path for a read that is exactly one event; the same bytes
     # delivered one at a time always take the general path.
-    whole = b"".join(relay(iter(events), ChatProtocol()))
+    whole = b"".join(ndjson_lines(iter(events), ChatProtocol()))
     byte_by_byte = b"".join(
-        relay(iter([b[i : i + 1] for b in events for i in range(len(b))]), ChatProtocol())
+        ndjson_lines(iter([b[i : i + 1] for b in events for i in range(len(b))]), ChatProtocol())
     )
     random_id = re.compile(rb"chatcmpl-streamchat-[0-9a-f]{32}")  # error lines' own ids
     assert random_id.sub(b"ID", whole) == random_id.sub(b"ID", byte_by_byte)

@@ -8,7 +8,7 @@ import httpx2
 import openai
 import pytest
 
-from streamchat.relay.ndjson import relay
+from streamchat.relay.ndjson import ndjson_lines
 from streamchat.relay.protocols import ResponsesProtocol
 from streamchat.upstream.demo import DemoTransport
 from tests.support.payloads import CHAT, chat_body
@@ -40,13 +40,13 @@ def lines(output) -> list[bytes]:
 
 
 def test_events_relay_byte_for_byte_and_end_after_completed():
-    assert b"".join(relay([sse_events(EVENTS)], ResponsesProtocol())) == b"".join(
+    assert b"".join(ndjson_lines([sse_events(EVENTS)], ResponsesProtocol())) == b"".join(
         e + b"\n" for e in EVENTS
     )
 
 
 def test_cut_off_before_completed_ends_with_next_numbered_error_event():
-    out = lines(relay([sse_events(EVENTS[:2])], ResponsesProtocol()))
+    out = lines(ndjson_lines([sse_events(EVENTS[:2])], ResponsesProtocol()))
     assert out[:2] == EVENTS[:2]
     assert json.loads(out[2]) == {
         "type": "error",
@@ -65,7 +65,7 @@ def test_cut_off_before_completed_ends_with_next_numbered_error_event():
     ],
 )
 def test_upstream_failure_events_are_replaced_by_ours(failure):
-    output = b"".join(relay([sse_events([*EVENTS[:2], failure, *EVENTS[2:]])], ResponsesProtocol()))
+    output = b"".join(ndjson_lines([sse_events([*EVENTS[:2], failure, *EVENTS[2:]])], ResponsesProtocol()))
     out = output.split(b"\n")[:-1]
     assert out[:2] == EVENTS[:2]
     assert len(out) == 3
@@ -76,7 +76,7 @@ def test_upstream_failure_events_are_replaced_by_ours(failure):
 
 def test_incomplete_is_a_normal_end():
     incomplete = event("response.incomplete", 2, response={"status": "incomplete"})
-    output = b"".join(relay([sse_events([*EVENTS[:2], incomplete])], ResponsesProtocol()))
+    output = b"".join(ndjson_lines([sse_events([*EVENTS[:2], incomplete])], ResponsesProtocol()))
     assert b'"type":"error"' not in output
 
 

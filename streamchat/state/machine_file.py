@@ -1,9 +1,8 @@
-"""The SQLite file the workers of one machine share (SQLITE_PATH): the counts that must
-hold across gunicorn's workers without an extra service (token budgets, failed
-sign-ins) when RATELIMIT_STORAGE_URI is ``memory://``. With Redis those counts go there.
+"""The SQLite file the workers of one machine share (SQLITE_PATH): one connection per
+process, opened on first use, in WAL mode.
 
-Anyone may import this module. Nothing is opened until first use, and each process
-opens its own connection: a connection must not cross gunicorn's fork.
+Nothing is opened until first use, and each process opens its own connection: a
+connection must not cross gunicorn's fork.
 """
 
 from __future__ import annotations

@@ -10,10 +10,10 @@ import os
 from flask import Blueprint, Response, abort, request
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
+from ..metrics.multiprocess import ENV
 from ..runtime import current_runtime
-from .multiprocess import ENV
 
-metrics = Blueprint("metrics", __name__)
+metrics_endpoint = Blueprint("metrics", __name__)
 
 
 def _registry():
@@ -26,7 +26,7 @@ def _registry():
     return registry
 
 
-@metrics.get("/metrics")
+@metrics_endpoint.get("/metrics")
 def scrape():
     """Every worker's metrics, in Prometheus's text format."""
     token = current_runtime().settings.metrics_token or ""

@@ -1,4 +1,4 @@
-"""Admission: the streams one worker is relaying right now, up to its limit, and ending
+"""The streams one worker is relaying right now (its runs), up to its limit, and ending
 them when it shuts down."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Protocol
 
 
 class Endable(Protocol):
-    """What the registry needs of a stream (streamchat.upstream.streams.UpstreamStream)."""
+    """What the registry needs of a stream (streamchat.runs.Run)."""
 
     def end_for_shutdown(self) -> None: ...
 
