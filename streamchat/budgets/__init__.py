@@ -1,5 +1,5 @@
-"""Token budgets: how much each person, and the whole deployment, may spend (README,
-"Budgets"; docs/architecture.md, "Request lifecycle").
+"""Token budgets: how much each person, and the whole deployment, may spend (docs/budgets.md;
+docs/architecture.md, "Request lifecycle").
 
 Holds the counter stores (``store``: the machine's SQLite file, which every worker
 shares, or Redis across instances), the check and reservation before an upstream call
