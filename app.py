@@ -73,8 +73,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if settings.trusted_proxy_count:
         # Trust X-Forwarded-* only from the proxies we were told about, so a client
         # cannot pick its own address (and so its own rate-limit bucket).
-        # X-Forwarded-Host only when asked: neither Heroku's router nor the README's
-        # nginx block sets it, so trusting it would let a client pick its own Host.
+        # X-Forwarded-Host only when asked: neither Heroku's router nor the nginx block
+        # in docs/deploying.md sets it, so trusting it would let a client pick its own Host.
         n = settings.trusted_proxy_count
         x_host = n if settings.trusted_proxy_host else 0
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=x_host)

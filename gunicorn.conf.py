@@ -1,7 +1,7 @@
 """gunicorn settings for streamchat: used by the Procfile, scripts/serve and the tests.
 
 Every value comes from the environment with a default that suits a Heroku-style
-platform; see the README's configuration table.
+platform; docs/configuration.md lists them.
 """
 
 import os

@@ -1,5 +1,5 @@
 """Password sign-in in Chromium against the real server (AUTH=password), with the user
-made by the CLI the way the README says: the gate, a wrong and a right password, a
+made by the CLI the way docs/sign-in.md says: the gate, a wrong and a right password, a
 streamed reply, and sign-out."""
 
 from __future__ import annotations

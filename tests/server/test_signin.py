@@ -1,5 +1,5 @@
 """The sign-in issue's "Done when", under real gunicorn with 2 gevent workers, with the
-user and the token made by the real CLI exactly as the README says."""
+user and the token made by the real CLI exactly as docs/sign-in.md says."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ CHAT = chat_body("hi")
 
 
 def cli(*args: str, given: str = "") -> list[str]:
-    """``flask --app app ...`` as the README runs it; its standard output's lines."""
+    """``flask --app app ...`` as docs/sign-in.md runs it; its standard output's lines."""
     done = subprocess.run(
         [FLASK, "--app", "app", *args],
         cwd=ROOT,
