@@ -16,8 +16,12 @@ def _scheme(uri: str) -> str:
 
 
 def redis_url(source: Mapping[str, Any]) -> str | None:
-    """REDIS_URL; else RATELIMIT_STORAGE_URI when that names a Redis; else None (the
-    machine's SQLite file holds the shared counts)."""
+    """The shared Redis: RATELIMIT_STORAGE_URI when it names one (the older name, and the
+    way to add options such as ``?ssl_cert_reqs=none`` to a URL a platform sets), else
+    REDIS_URL, else None (the machine's SQLite file holds the shared counts)."""
+    legacy = text(source, "RATELIMIT_STORAGE_URI", None)
+    if legacy and _scheme(legacy) in REDIS_SCHEMES:
+        return legacy
     value = text(source, "REDIS_URL", None)
     if value is not None:
         if _scheme(value) not in REDIS_SCHEMES or "://" not in value:
@@ -25,9 +29,6 @@ def redis_url(source: Mapping[str, Any]) -> str | None:
                 f"REDIS_URL must look like redis://host:6379 or rediss://..., got {value!r}"
             )
         return value
-    legacy = text(source, "RATELIMIT_STORAGE_URI", None)
-    if legacy and _scheme(legacy) in REDIS_SCHEMES:
-        return legacy
     return None
 
 
