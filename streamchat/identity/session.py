@@ -88,7 +88,7 @@ def current_identity() -> Identity | None:
     """Who made this request, or None (anonymous, or AUTH=none)."""
     # Once loaded, Flask-Login keeps the user in g._login_user (login_user and logout_user
     # update it). Reading it there is one lookup where current_user goes through three
-    # proxies (about 8 us), and the gate, the page and the request log each ask.
+    # proxies, and the gate, the page and the request log each ask.
     user = g.get("_login_user")
     if user is None:
         if not hasattr(current_app, "login_manager"):

@@ -19,11 +19,10 @@ DEFAULT_MODEL = "gpt-5.4-mini"
 DEFAULT_SYSTEM_PROMPT = (
     "You are a helpful assistant. Answer clearly and concisely; use Markdown where it helps."
 )
-# Open streams one worker accepts before answering 503. Sized with ./scripts/bench
-# (bench/README.md): when twice this many requests arrive within a second, one core
-# answers the excess 503 within a few milliseconds while the admitted streams (50
-# tokens/s each) keep a relay delay p99 of 1-6 ms, as without the burst. At 150 that
-# p99 rose to 21-26 ms: setting up and refusing requests competes with relaying.
+# Open streams one worker accepts before answering 503. Sized with ./scripts/bench's
+# admission scenario (bench/README.md): at this many, a burst of twice as many requests
+# is refused at once while the admitted streams keep the relay delay they have without
+# the burst; much above it, setting up and refusing requests competes with relaying.
 DEFAULT_MAX_STREAMS_PER_WORKER = 100
 
 
