@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from streamchat.identity.routes import WRONG
+from streamchat.web.signin import WRONG
 from tests.support.browser import open_chat_page
 from tests.support.environment import ROOT, TEST_API_KEY, server_env
 from tests.support.fake_upstream import Script

@@ -65,7 +65,9 @@ def test_cut_off_before_completed_ends_with_next_numbered_error_event():
     ],
 )
 def test_upstream_failure_events_are_replaced_by_ours(failure):
-    output = b"".join(ndjson_lines([sse_events([*EVENTS[:2], failure, *EVENTS[2:]])], ResponsesProtocol()))
+    output = b"".join(
+        ndjson_lines([sse_events([*EVENTS[:2], failure, *EVENTS[2:]])], ResponsesProtocol())
+    )
     out = output.split(b"\n")[:-1]
     assert out[:2] == EVENTS[:2]
     assert len(out) == 3
