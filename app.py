@@ -31,9 +31,11 @@ from streamchat.web.metrics_endpoint import metrics_endpoint
 from streamchat.web.page import page
 from streamchat.web.ratelimit import install_rate_limits
 from streamchat.web.requestlog import configure_logging, install_request_log
+from streamchat.web.runs_api import runs_api
 from streamchat.web.signin import install_signin_routes
 from streamchat.web.static_files import install_static_files, static_version
 from streamchat.worker.open_streams import OpenStreams
+from streamchat.worker.stalled_writes import StalledWrites
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -61,14 +63,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     metrics = stream_metrics() if settings.metrics_token else None
     # What the workers count together (budgets, failed sign-ins): the machine's SQLite
     # file, or Redis with REDIS_URL.
-    state = open_shared_state(
-        settings.redis_url,
-        Path(settings.sqlite_path or Path(app.instance_path) / "streamchat.sqlite3"),
-    )
+    sqlite_path = Path(settings.sqlite_path or Path(app.instance_path) / "streamchat.sqlite3")
+    state = open_shared_state(settings.redis_url, sqlite_path)
     budgets = build_budgets(settings, state)
     streams = OpenStreams()
-    runs = Runs(settings, client, streams, budgets)
-    install_runtime(app, Runtime(settings, client, streams, runs, readiness, metrics, budgets))
+    # The workers sharing one SQLite file are one machine: they reach each other's runs.
+    runs = Runs(settings, client, streams, budgets, str(sqlite_path.resolve().parent))
+    writes = StalledWrites(settings.runs.client_write_timeout_seconds)
+    runtime = Runtime(settings, client, streams, runs, readiness, writes, metrics, budgets)
+    install_runtime(app, runtime)
     install_static_files(app, version)  # before ProxyFix: that one stays outermost
     if settings.trusted_proxy_count:
         # Trust X-Forwarded-* only from the proxies we were told about, so a client
@@ -89,6 +92,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(health)
     app.register_blueprint(api)
     app.register_blueprint(budget)
+    app.register_blueprint(runs_api)
     if settings.metrics_token:
         app.register_blueprint(metrics_endpoint)  # no token, no route: a plain 404
     install_error_handlers(app)

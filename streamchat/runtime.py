@@ -21,6 +21,7 @@ from .runs import Runs
 from .settings import Settings
 from .upstream.readiness import ReadinessCheck
 from .worker.open_streams import OpenStreams
+from .worker.stalled_writes import StalledWrites
 
 _EXTENSION = "streamchat"
 
@@ -36,6 +37,7 @@ class Runtime:
     streams: OpenStreams
     runs: Runs
     readiness: ReadinessCheck
+    stalled_writes: StalledWrites
     metrics: StreamMetrics | None = None
     budgets: Budgets | None = None
 

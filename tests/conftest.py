@@ -68,6 +68,9 @@ def make_app(tmp_path):
             "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",
             "OPENAI_MAX_RETRIES": "0",
             "RATE_LIMIT": "",
+            # A run stops when its last reader leaves, unless a test is about runs
+            # outliving their readers (tests/*/test_runs*.py set it).
+            "RUN_GRACE_SECONDS": "0",
             "SQLITE_PATH": str(tmp_path / "counts.sqlite3"),
             **settings,
         }

@@ -21,6 +21,9 @@ _DONE = b"[DONE]"
 # Far above any real chunk (a few hundred bytes; a 1 MB delta is an extreme); the
 # setting is MAX_UPSTREAM_EVENT_BYTES.
 DEFAULT_MAX_EVENT_BYTES = 1 << 20
+# What ``interrupted()`` returns when the server ended the stream on purpose (a stop):
+# the lines so far stand, and no error line follows.
+ENDED_QUIETLY = UpstreamEventError("", "")
 _TOO_LARGE = ("upstream_malformed", "The model provider sent a reply part too large to relay.")
 
 
@@ -130,11 +133,28 @@ class _Events:
         return _DONE in self.data_lines or b"".join(self.parts).startswith(b"data: [DONE]")
 
 
+def _after_failure(
+    events: _Events,
+    protocol: ChatProtocol | ResponsesProtocol,
+    exc: Exception,
+    reason: UpstreamEventError | None,
+) -> bytes:
+    """What goes out when a read fails: the lines already parsed from the failing read,
+    then the error line (none when the server stopped the stream on purpose)."""
+    parsed = b"".join(events.out)
+    if reason is ENDED_QUIETLY:
+        return parsed
+    code, message = _describe_failure(exc, reason)
+    return parsed + protocol.error_line(code, message)
+
+
 def _last_line(
     events: _Events, protocol: ChatProtocol | ResponsesProtocol, reason: UpstreamEventError | None
 ) -> bytes:
     """What follows a body that ended without [DONE]: the server's own reason for closing
     it, a cut-off error line when the reply had not finished, else nothing."""
+    if reason is ENDED_QUIETLY:
+        return b""
     if reason is not None:
         return protocol.error_line(reason.code, reason.message)
     if not protocol.finished and not events.ended_with_done():
@@ -197,9 +217,9 @@ def ndjson_lines(
             if events.done:
                 return
     except Exception as exc:  # GeneratorExit (client left) is not an Exception: it passes.
-        code, message = _describe_failure(exc, interrupted())
-        # Lines already parsed from the failing read still go out, before the error line.
-        yield b"".join(events.out) + protocol.error_line(code, message)
+        rest = _after_failure(events, protocol, exc, interrupted())
+        if rest:
+            yield rest
         return
     last = _last_line(events, protocol, interrupted())
     if last:

@@ -23,7 +23,11 @@ from ..settings import Settings
 from ..upstream.request import ChatRequest, chat_completions_body, responses_body
 from ..upstream.streams import CHAT_COMPLETIONS_PATH, RESPONSES_PATH, open_stream
 from ..worker.open_streams import OpenStreams
-from .run import Run
+from .finding import open_reader, stop_run
+from .peers import PeerReader, PeerServer, machine_name
+from .reader import LocalReader
+from .registry import RunRegistry
+from .run import Run, RunParts
 
 # Long enough for a few replies of this worker to finish; short enough to feel like a
 # pause. Behind a load balancer the retry may well land on another worker.
@@ -46,16 +50,17 @@ class ServerDraining(Refusal):
 
 @dataclass(frozen=True)
 class Api:
-    """One streaming API: the upstream path, the body it takes, and what its stream
-    looks like on the relay's path."""
+    """One streaming API: its name, the upstream path, the body it takes, and what its
+    stream looks like on the relay's path."""
 
+    name: str
     path: str
     body: Callable[[ChatRequest, Settings], dict]
     protocol: Callable[[], ChatProtocol | ResponsesProtocol]
 
 
-CHAT = Api(CHAT_COMPLETIONS_PATH, chat_completions_body, ChatProtocol)
-RESPONSES = Api(RESPONSES_PATH, responses_body, ResponsesProtocol)
+CHAT = Api("chat", CHAT_COMPLETIONS_PATH, chat_completions_body, ChatProtocol)
+RESPONSES = Api("responses", RESPONSES_PATH, responses_body, ResponsesProtocol)
 
 
 class Runs:
@@ -67,16 +72,22 @@ class Runs:
         client: openai.OpenAI,
         streams: OpenStreams,
         budgets: Budgets | None,
+        machine_folder: str = "",
     ) -> None:
         self._settings = settings
         self._client = client
         self._streams = streams
         self._budgets = budgets
-        self._limits = RelayLimits(
+        limits = RelayLimits(
             settings.heartbeat_seconds,
             settings.upstream_read_timeout_seconds,
             settings.max_upstream_event_bytes,
         )
+        self._parts = RunParts(streams, budgets, limits, settings.runs)
+        self.registry = RunRegistry(settings.runs)
+        # Runs of the workers that share this folder (its SQLite file) reach each other.
+        self.machine = machine_name(machine_folder)
+        self._peers = PeerServer(self.registry, self.machine, settings.heartbeat_seconds)
 
     def refuse_if_draining(self) -> None:
         """Raise ServerDraining while this worker shuts down: checked before a request's
@@ -84,9 +95,10 @@ class Runs:
         if self._streams.draining:
             raise ServerDraining()
 
-    def start(self, api: Api, chat_request: ChatRequest, who: str) -> Run:
-        """Admit ``chat_request`` for ``who`` (the budgets' key) and open its upstream
-        stream. Raises ServerDraining, ServerBusy, the budgets' refusals or
+    def start(self, api: Api, chat_request: ChatRequest, budget_key: str, who: str | None) -> Run:
+        """Admit ``chat_request`` (its budgets counted for ``budget_key``), open its
+        upstream stream and start the run for ``who`` (its owner), with its first reader
+        attached. Raises ServerDraining, ServerBusy, the budgets' refusals or
         UpstreamRefused; nothing is held then."""
         self.refuse_if_draining()
         if not self._streams.reserve(self._settings.max_streams_per_worker):
@@ -96,9 +108,10 @@ class Runs:
         try:
             if self._budgets is not None:
                 admission = self._budgets.admit(
-                    who, estimated_input, self._settings.max_output_tokens
+                    budget_key, estimated_input, self._settings.max_output_tokens
                 )
                 chat_request = replace(chat_request, max_output_tokens=admission.output_cap)
+            self._peers.ensure_listening()
             upstream = open_stream(self._client, api.path, api.body(chat_request, self._settings))
         except BaseException:
             self._streams.unreserve()
@@ -106,13 +119,27 @@ class Runs:
                 self._budgets.release(admission)
             raise
         run = Run(
+            self.registry.new_id(),
+            who,
+            api.name,
             upstream,
             api.protocol(),
-            streams=self._streams,
-            budgets=self._budgets,
-            admission=admission,
-            estimated_input=estimated_input,
-            limits=self._limits,
+            self._parts,
+            admission,
+            estimated_input,
         )
+        run.attach()
+        self.registry.add(run)
         self._streams.add(run)
+        run.start()
         return run
+
+    def reader(self, run_id: str, after: int, who: str | None) -> LocalReader | PeerReader:
+        """A reader of run ``run_id`` of ``who``'s from line ``after`` on, whichever
+        worker of this machine owns it. Raises RunNotFound, BadResumePoint or
+        TooManyReaders."""
+        return open_reader(self.registry, self.machine, run_id, after, who)
+
+    def stop(self, run_id: str, who: str | None) -> None:
+        """Stop run ``run_id`` of ``who``'s, whichever worker owns it (RunNotFound)."""
+        stop_run(self.registry, self.machine, run_id, who)

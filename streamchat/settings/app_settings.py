@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from .auth import AuthSettings, load_auth_settings
 from .budgets import BudgetSetting, budget
+from .runs import RunSettings, load_run_settings
 from .storage import ratelimit_storage_uri, redis_url
 from .upstream import max_tokens_field
 from .values import SettingsError, boolean, choice, integer, number, text
@@ -67,6 +68,7 @@ class Settings:
     token_budget: BudgetSetting | None = None
     global_token_budget: BudgetSetting | None = None
     sqlite_path: str = ""
+    runs: RunSettings = field(default_factory=RunSettings)
 
     @property
     def demo(self) -> bool:
@@ -196,4 +198,5 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
         token_budget=budget(source, "TOKEN_BUDGET"),
         global_token_budget=budget(source, "GLOBAL_TOKEN_BUDGET"),
         sqlite_path=text(source, "SQLITE_PATH", "") or "",
+        runs=load_run_settings(source),
     )

@@ -1,20 +1,28 @@
 """The streaming API routes, /api/chat and /api/responses: read the request, start a
-run, answer with it (docs/architecture.md, "Request lifecycle")."""
+run, answer with its first reader (docs/architecture.md, "Request lifecycle")."""
 
 from __future__ import annotations
 
 from flask import Blueprint
 
-from ..runs import CHAT, RESPONSES, Api
+from ..identity import current_identity
+from ..runs import CHAT, RESPONSES, Api, LocalReader
 from ..runtime import current_runtime
 from .body import read_json_body
 from .origin import check_same_origin
 from .ratelimit import client_key
 from .requestlog import current_record
-from .streaming import stream_response, wants_sse, watch
+from .streaming import REMAINING_HEADER, stream_response, wants_sse, watch
 from .validation import validate_chat_request
 
 api = Blueprint("api", __name__)
+
+
+def run_owner() -> str | None:
+    """Whose runs this request may start, read and stop: the signed-in user's or the API
+    token's id; None with AUTH=none, where holding a run's id is enough."""
+    identity = current_identity()
+    return identity.id if identity is not None else None
 
 
 def _stream(chosen_api: Api):
@@ -27,9 +35,13 @@ def _stream(chosen_api: Api):
     chat_request = validate_chat_request(body, settings)
     record = current_record()
     record.model = chat_request.model
-    run = runtime.runs.start(chosen_api, chat_request, client_key())
+    run = runtime.runs.start(chosen_api, chat_request, client_key(), run_owner())
     watch(run, record, runtime.metrics)
-    return stream_response(run, wants_sse())
+    headers = {}
+    if run.admission is not None:
+        headers[REMAINING_HEADER] = str(run.admission.remaining)
+    reader = LocalReader(run, attached=True)
+    return stream_response(reader, run.id, 0, wants_sse(), chosen_api is RESPONSES, headers)
 
 
 @api.before_request

@@ -18,7 +18,13 @@ from ..errors import ApiError, Refusal, bad_request
 from ..identity.oidc import OidcRefused
 from ..identity.session import Unauthenticated
 from ..identity.throttle import SignInThrottled, SignInUnavailable
-from ..runs import ServerBusy, ServerDraining
+from ..runs import (
+    BadResumePoint,
+    RunNotFound,
+    ServerBusy,
+    ServerDraining,
+    TooManyReaders,
+)
 from ..runtime import current_runtime
 from ..upstream.refusals import UpstreamRefused
 
@@ -107,6 +113,23 @@ _MAP: dict[type[Refusal], Callable] = {
     ),
     ServerDraining: _server_error(
         "The server is restarting. Try again in a moment.", "server_shutting_down"
+    ),
+    RunNotFound: lambda refusal: ApiError(
+        404,
+        "There is no such reply: it ended a while ago, or it was never yours.",
+        "invalid_request_error",
+        "run_not_found",
+    ),
+    BadResumePoint: lambda refusal: bad_request(
+        "The resume point must be a count of lines the reply has already sent.",
+        "bad_resume_point",
+    ),
+    TooManyReaders: lambda refusal: ApiError(
+        429,
+        "This reply is open in too many places. Close one and try again.",
+        "rate_limit_error",
+        "too_many_readers",
+        refusal.retry_after,
     ),
     SignInThrottled: lambda refusal: ApiError(
         429,

@@ -25,7 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent))
 from streamchat.relay.pipeline import RelayLimits  # noqa: E402
 from streamchat.relay.protocols import ChatProtocol  # noqa: E402
 from streamchat.relay.socket_reads import wait_then_recv  # noqa: E402
-from streamchat.runs import Run  # noqa: E402
+from streamchat.runs import LocalReader, Run  # noqa: E402
+from streamchat.runs.run import RunParts  # noqa: E402
+from streamchat.settings.runs import RunSettings  # noqa: E402
 from streamchat.worker.open_streams import OpenStreams  # noqa: E402
 from tests.support.payloads import numbered_chunk, sse_body  # noqa: E402
 from tests.support.raw_server import (  # noqa: E402
@@ -113,18 +115,19 @@ def main() -> None:
 
     # A run ended for shutdown from another greenlet: its blocked read fails at once,
     # and the run's last line says why.
-    run = Run(
-        open_test_stream(clients[2]).upstream,
-        ChatProtocol(),
-        streams=OpenStreams(),
-        budgets=None,
-        admission=None,
-        estimated_input=0,
-        limits=RelayLimits(10.0, 60.0, 1 << 20),
-    )
+    parts = RunParts(OpenStreams(), None, RelayLimits(10.0, 60.0, 1 << 20), RunSettings())
+    upstream = open_test_stream(clients[2]).upstream
+    run = Run("run-1", None, "chat", upstream, ChatProtocol(), parts, None, 0)
+    run.attach()
+    run.start()
 
     def read() -> None:
-        pieces = list(run.pieces())
+        pieces = [
+            line
+            for item in LocalReader(run, attached=True).follow(0, 10.0)
+            if item
+            for line in item[1]
+        ]
         results["shutdown_error"] = run.result.error_code
         results["shutdown_last_line"] = pieces[-1].decode()
         results["shutdown_after"] = round(time.monotonic() - ended_at, 3)
