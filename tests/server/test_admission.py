@@ -47,7 +47,6 @@ def stream_whole(url: str, out: list, opened: threading.Event | None = None) -> 
         out.append((r.status_code, lines))
 
 
-@pytest.mark.server
 def test_past_the_limit_requests_get_503_at_once_and_admitted_streams_finish(server, upstream):
     url = server.url + "/api/chat"
     before = len(upstream.records)
@@ -87,7 +86,6 @@ def test_past_the_limit_requests_get_503_at_once_and_admitted_streams_finish(ser
     assert wait_for(lambda: httpx2.post(url, json=CHAT, timeout=30).status_code == 200, 10)
 
 
-@pytest.mark.server
 def test_requests_that_fail_before_streaming_give_their_place_back(server, upstream):
     url = server.url + "/api/chat"
     with httpx2.Client(timeout=10) as http:

@@ -11,15 +11,12 @@ import json
 import subprocess
 import sys
 
-import pytest
-
 from tests.support.environment import ROOT
 
 N_VALUES = (1, 5)
 TOKENS = 20
 
 
-@pytest.mark.server  # runs bench/ in a subprocess
 def test_quick_benchmark_run(tmp_path, report):
     out = tmp_path / "results"
     command = [
@@ -56,7 +53,6 @@ def test_quick_benchmark_run(tmp_path, report):
     report(f"bench smoke run took {results['meta']['total_wall_s']} s")
 
 
-@pytest.mark.server  # runs bench/ in a subprocess
 def test_request_cost_prices_each_layer(report):
     finished = subprocess.run(
         [sys.executable, "-m", "bench.request_cost"],
@@ -76,7 +72,6 @@ def test_request_cost_prices_each_layer(report):
     report("request cost ms: " + ", ".join(f"{k} {v}" for k, v in costs.items()))
 
 
-@pytest.mark.server  # runs bench/ in a subprocess
 def test_micro_benchmarks_run_and_report_each_figure(report):
     # A subprocess: bench.micro patches the process with gevent, as a worker is.
     finished = subprocess.run(

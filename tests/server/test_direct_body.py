@@ -29,7 +29,6 @@ from tests.support.raw_server import (
 GEVENT_CHECK = ROOT / "tests" / "support" / "gevent_direct_check.py"
 
 
-@pytest.mark.server  # openssl makes the certificate
 def test_a_tls_body_is_read_directly_with_heartbeats(tmp_path):
     server_tls, client_tls = make_tls(tmp_path)
     events = sse_body([numbered_chunk(0), numbered_chunk(1, finish=True)])
@@ -48,7 +47,6 @@ def test_a_tls_body_is_read_directly_with_heartbeats(tmp_path):
     assert pieces.count(None) >= 1  # the 0.5 s pause, over TLS too
 
 
-@pytest.mark.server
 def test_under_gevent_heartbeats_timeouts_and_closing_from_another_greenlet():
     """The gevent reader (one lazy timer per stream, no socket timeout) in a process
     patched as gunicorn's worker is: see tests/support/gevent_direct_check.py."""

@@ -18,8 +18,6 @@ from tests.support.launch import RunningServer, start_gunicorn_against
 from tests.support.payloads import chat_body
 from tests.support.waiting import wait_for
 
-pytestmark = pytest.mark.server
-
 HEARTBEAT = 1.0
 # What one attack may add to the worker's peak memory (the bound).
 MAX_PEAK_GROWTH_KB = 48 * 1024

@@ -48,7 +48,6 @@ def stream_pids(server: RunningServer) -> set[int]:
     return pids
 
 
-@pytest.mark.server
 def test_each_scrape_counts_the_streams_of_both_workers(two_workers):
     sent = 0
     # Concurrent slow streams spread over both workers; bounded rounds until they have.
@@ -79,7 +78,6 @@ def test_each_scrape_counts_the_streams_of_both_workers(two_workers):
         assert SECRET_WORDS not in text and "127.0.0.1" not in text and TOKEN not in text
 
 
-@pytest.mark.server
 def test_refusals_are_counted_by_code(two_workers):
     url = two_workers.url + "/api/chat"
     before = httpx2.get(two_workers.url + "/metrics", headers=AUTH).text
@@ -91,7 +89,6 @@ def test_refusals_are_counted_by_code(two_workers):
         assert sample(after, name) == sample(before, name) + 1
 
 
-@pytest.mark.server
 def test_metrics_answer_only_the_token(two_workers):
     url = two_workers.url + "/metrics"
     assert httpx2.get(url).status_code == 404
@@ -100,7 +97,6 @@ def test_metrics_answer_only_the_token(two_workers):
     assert httpx2.get(url, headers=AUTH).status_code == 200
 
 
-@pytest.mark.server
 def test_without_a_token_there_is_no_metrics_route():
     server = start_gunicorn(DEMO_TOKENS_PER_SECOND="500")
     try:

@@ -24,7 +24,6 @@ from tests.support.launch import (
 # --- health and readiness -------------------------------------------------------------
 
 
-@pytest.mark.server
 def test_readiness_through_the_real_server():
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
@@ -50,7 +49,6 @@ def test_readiness_through_the_real_server():
 # --- configuration checked at start ---------------------------------------------------
 
 
-@pytest.mark.server
 @pytest.mark.parametrize(
     ("name", "value"),
     [
@@ -78,7 +76,6 @@ GUNICORN_READS_IT_FIRST = pytest.mark.xfail(
 )
 
 
-@pytest.mark.server
 @pytest.mark.parametrize(
     ("name", "value"),
     [
@@ -104,7 +101,6 @@ def test_bad_server_number_stops_the_gunicorn_master_with_one_line(name, value):
     assert lines[0].startswith(f"streamchat: configuration error: {name}"), done.stderr
 
 
-@pytest.mark.server
 def test_bad_setting_stops_flask_run_with_one_line_naming_it():
     command = flask_run_command(free_port())
     env = server_env(HEARTBEAT_SECONDS="abc")
@@ -114,7 +110,6 @@ def test_bad_setting_stops_flask_run_with_one_line_naming_it():
     assert "Error: HEARTBEAT_SECONDS must be a number" in done.stderr
 
 
-@pytest.mark.server
 def test_dotenv_file_is_read_and_real_environment_wins(tmp_path):
     # A copy of the app, so the test writes no .env into the working tree.
     for name in ("app.py", "wsgi.py", "gunicorn.conf.py"):

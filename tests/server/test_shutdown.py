@@ -9,7 +9,6 @@ import threading
 import time
 
 import httpx2
-import pytest
 
 from streamchat.worker.shutdown import margin_for
 from tests.support.fake_upstream import FakeUpstream, Script
@@ -36,7 +35,6 @@ def read_stream(url: str, model: str, out: dict) -> None:
     out["lines"], out["times"] = lines, times
 
 
-@pytest.mark.server
 def test_sigterm_lets_short_streams_finish_and_ends_long_ones_with_an_error_line():
     with FakeUpstream() as upstream:
         upstream.scripts = {

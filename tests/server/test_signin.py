@@ -16,8 +16,6 @@ from tests.support.payloads import chat_body, reply_payloads
 from tests.support.redis_server import start_redis
 from tests.support.signin import TEST_SECRET_KEY
 
-pytestmark = pytest.mark.server
-
 PASSWORD = "test-password-not-real-42"
 FLASK = str(Path(ROOT) / ".venv/bin/flask")
 CHAT = chat_body("hi")

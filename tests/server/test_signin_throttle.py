@@ -7,13 +7,10 @@ from __future__ import annotations
 import json
 
 import httpx2
-import pytest
 
 from tests.support.launch import RunningServer, start_gunicorn
 from tests.support.redis_server import start_redis
 from tests.support.signin import TEST_PASSWORD, TEST_USER, password_settings
-
-pytestmark = pytest.mark.server
 
 
 def wrong_password(server: RunningServer, name: str) -> httpx2.Response:

@@ -20,8 +20,6 @@ from tests.support.launch import PROBE_APP, start_gunicorn_against
 from tests.support.payloads import chat_body, reply_payloads
 from tests.support.waiting import run_threads, wait_for
 
-pytestmark = pytest.mark.server
-
 CLIENTS = 200
 SOAK_SECONDS = 30.0
 WARM_UP_ROUND_SECONDS = 5.0

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import httpx2
 import openai
-import pytest
 from openai.types.chat import ChatCompletionChunk
 
 from tests.support.fake_upstream import Script
@@ -16,7 +15,6 @@ SSE = {"Accept": "text/event-stream"}
 WORDS = ["Hello", ", ", "wörld", "!"]
 
 
-@pytest.mark.server
 def test_the_sdks_own_sse_reader_reads_api_chat_to_its_finish(live_server, fake_upstream):
     fake_upstream.script = Script(payloads=reply_payloads("chatcmpl-sse", WORDS), interval=0.01)
     # The official Python SDK pointed at our API: its Stream parses the SSE itself.
@@ -36,7 +34,6 @@ def test_the_sdks_own_sse_reader_reads_api_chat_to_its_finish(live_server, fake_
     assert stream.response.headers["content-type"].startswith("text/event-stream")
 
 
-@pytest.mark.server
 def test_sse_events_are_the_upstream_payloads_and_end_with_done(live_server, fake_upstream):
     payloads = reply_payloads("chatcmpl-sse2", WORDS)
     fake_upstream.script = Script(payloads=payloads, interval=0.01)
@@ -47,7 +44,6 @@ def test_sse_events_are_the_upstream_payloads_and_end_with_done(live_server, fak
     assert response.content == sse_body(payloads)  # "data: <payload>\n\n"..., "data: [DONE]"
 
 
-@pytest.mark.server
 def test_sse_heartbeats_are_comment_lines(live_server, fake_upstream):
     payloads = reply_payloads("chatcmpl-sse3", WORDS)
     fake_upstream.script = Script(payloads=payloads, first_delay=1.3)  # heartbeat 0.5 s
@@ -57,7 +53,6 @@ def test_sse_heartbeats_are_comment_lines(live_server, fake_upstream):
     assert body.replace(b": keep-alive\n\n", b"") == sse_body(payloads)
 
 
-@pytest.mark.server
 def test_ndjson_stays_the_default_for_any_other_accept(live_server, fake_upstream):
     payloads = reply_payloads("chatcmpl-nd", WORDS)
     fake_upstream.script = Script(payloads=payloads)
