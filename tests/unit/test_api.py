@@ -71,6 +71,17 @@ def test_request_sent_upstream_has_server_system_prompt_model_and_stream(make_ap
     ]
 
 
+def test_the_upstream_is_asked_for_an_unencoded_body(make_app):
+    events = sse_body([b'{"id":"c1","choices":[{"index":0,"delta":{"content":"Hi"}}]}'])
+
+    def upstream(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=events)
+
+    app = make_app(upstream)
+    assert app.test_client().post("/api/chat", json=CHAT).status_code == 200
+    assert app.transport.requests[0].headers["accept-encoding"] == "identity"
+
+
 def test_model_from_allow_list_is_used(make_app):
     app = make_app(sse_handler(), OPENAI_MODEL="a", OPENAI_MODELS="b")
     response = app.test_client().post("/api/chat", json={**CHAT, "model": "b"})

@@ -36,6 +36,16 @@ def test_drain_refuses_new_streams_at_once_and_ends_open_ones_before_the_grace()
     assert 0.1 <= time.monotonic() - start <= 1.2 - margin_for(1.2) + 0.2
 
 
+def test_a_stream_that_opens_after_the_drain_ended_the_others_is_ended_too():
+    streams = OpenStreams()
+    early, late = FakeStream(), FakeStream()
+    assert streams.reserve(10) and streams.reserve(10)
+    streams.add(early)
+    assert streams.end_all() == 1
+    streams.add(late)  # its upstream opened only now
+    assert early.ended and late.ended
+
+
 @pytest.mark.parametrize(("grace", "margin"), [(4, 1), (30, 3), (90, 5), (600, 5)])
 def test_margin_leaves_time_to_write_the_last_line(grace, margin):
     assert margin_for(grace) == margin
