@@ -17,7 +17,7 @@ N_VALUES = (1, 5)
 TOKENS = 20
 
 
-def test_quick_benchmark_run(tmp_path, report):
+def test_a_quick_run_measures_every_variant_and_writes_the_report(tmp_path, report):
     out = tmp_path / "results"
     command = [
         sys.executable, "-m", "bench.run", "--quick",

@@ -19,7 +19,9 @@ from tests.support.payloads import chat_body
 from tests.support.waiting import wait_for
 
 HEARTBEAT = 1.0
-# What one attack may add to the worker's peak memory (the bound).
+# What one attack may add to the worker's peak memory: far above the 1 MiB event bound
+# (MAX_UPSTREAM_EVENT_BYTES), below the 64 MiB an attack sends at most (MAX_BYTES in
+# tests/support/hostile_upstream.py), so a worker that buffered a whole attack fails here.
 MAX_PEAK_GROWTH_KB = 48 * 1024
 
 

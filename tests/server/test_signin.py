@@ -1,5 +1,7 @@
-"""The sign-in issue's "Done when", under real gunicorn with 2 gevent workers, with the
-user and the token made by the real CLI exactly as the README says."""
+"""Password sign-in end to end, under real gunicorn with 2 gevent workers, with the user
+and the token made by the real CLI exactly as the README says: the gate, the form,
+sign-out, API tokens, cross-site refusal, throttled guessing, and no secret on any page
+or in the log."""
 
 from __future__ import annotations
 
@@ -62,7 +64,7 @@ def deployment():
                 assert secret not in output
 
 
-def test_done_when(deployment):
+def test_sign_in_sign_out_tokens_and_throttling_hold_across_two_workers(deployment):
     server, upstream, token, user_entry = deployment
     pages = []
     with httpx2.Client(base_url=server.url, timeout=30) as http:

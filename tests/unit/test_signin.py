@@ -74,7 +74,7 @@ def test_a_malformed_user_entry_names_the_user_not_the_hash(make_app):
     assert "not-a-hash" not in str(caught.value)
 
 
-def test_auth_none_is_open_as_before(make_app):
+def test_auth_none_leaves_the_page_and_the_api_open(make_app):
     client = make_app(ok_upstream).test_client()
     assert client.get("/").status_code == 200
     assert chat_status(client) == 200

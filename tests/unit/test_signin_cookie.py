@@ -71,8 +71,8 @@ def test_the_server_refuses_a_cookie_older_than_session_days(app, monkeypatch, a
 
 
 def test_a_cookie_flask_itself_signed_is_accepted(app):
-    # Same key, salt, derivation and digest as Flask's own session cookie: cookies issued
-    # before the change (and by any other Flask app sharing the key) keep working.
+    # Same key, salt, derivation and digest as Flask's own session cookie: a cookie that
+    # Flask's default session interface signed (any Flask app sharing the key) is valid.
     flask_serializer = SecureCookieSessionInterface().get_signing_serializer(app)
     assert flask_serializer is not None and app.secret_key == TEST_SECRET_KEY
     assert page_status(app, flask_serializer.dumps(signed_in_payload(app))) == 200
