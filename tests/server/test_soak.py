@@ -117,7 +117,7 @@ def test_soak_two_hundred_streams_with_faults_and_departures(report):
             UPSTREAM_READ_TIMEOUT_SECONDS="2",
             HEARTBEAT_SECONDS="1",
             # 200 clients on one worker: above the default limit on purpose, since this
-            # is about faults and leaks (test_admission.py covers the limit).
+            # is about faults and leaks (tests/server/test_admission.py covers the limit).
             MAX_STREAMS_PER_WORKER="400",
         )
         try:
