@@ -12,7 +12,7 @@ This is the one place that knows httpx2's and httpcore2's private structure (and
 the wait before each read, a gevent socket's own read watcher). It checks every step
 and, when something differs (a library upgrade, HTTP/2, a proxy tunnel, an
 encoded body, the demo's in-process transport), returns None; the caller then falls back
-to the public ``iter_bytes()`` path. tests/test_direct_body.py pins which case is which.
+to the public ``iter_bytes()`` path. tests/unit/test_direct_body.py pins which case is which.
 """
 
 from __future__ import annotations

@@ -76,8 +76,12 @@ class RequestRecord:
         return "rejected" if (self.status or 0) >= 400 else "completed"
 
     def log_when_ended(self, run: Run) -> None:
-        """Write this request's line when ``run`` ends, with what the run reports."""
+        """Write this request's line when ``run`` ends, with what the run reports. Who
+        asked and the status are noted now: the run may end before the response is made."""
         self.waits_for_run = True
+        identity = current_identity()
+        self.user = identity.name if identity else None
+        self.status = 200
         run.when_ended(self.log_run)
 
     def log_run(self, result: RunResult) -> None:

@@ -10,7 +10,6 @@ import time
 import httpx2
 import pytest
 
-from streamchat.worker.open_streams import OpenStreams
 from tests.support.fake_upstream import FakeUpstream, Script
 from tests.support.launch import start_gunicorn_against
 from tests.support.payloads import CHAT, reply_payloads
@@ -18,21 +17,6 @@ from tests.support.waiting import run_threads, wait_for
 
 LIMIT = 3
 WORDS = [f"w{i} " for i in range(30)]
-
-
-def test_places_are_reserved_before_the_upstream_opens_and_given_back():
-    streams = OpenStreams()
-    assert streams.reserve(2) and streams.reserve(2)
-    assert not streams.reserve(2)  # two requests still connecting already fill it
-    streams.unreserve()  # one failed to open
-    assert streams.reserve(2)
-    first, second = object(), object()
-    streams.add(first)
-    streams.add(second)
-    assert len(streams) == 2 and not streams.reserve(2)
-    streams.discard(first)
-    streams.discard(first)  # twice is harmless
-    assert len(streams) == 1 and streams.reserve(2)
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +47,6 @@ def stream_whole(url: str, out: list, opened: threading.Event | None = None) -> 
         out.append((r.status_code, lines))
 
 
-@pytest.mark.server
 def test_past_the_limit_requests_get_503_at_once_and_admitted_streams_finish(server, upstream):
     url = server.url + "/api/chat"
     before = len(upstream.records)
@@ -103,7 +86,6 @@ def test_past_the_limit_requests_get_503_at_once_and_admitted_streams_finish(ser
     assert wait_for(lambda: httpx2.post(url, json=CHAT, timeout=30).status_code == 200, 10)
 
 
-@pytest.mark.server
 def test_requests_that_fail_before_streaming_give_their_place_back(server, upstream):
     url = server.url + "/api/chat"
     with httpx2.Client(timeout=10) as http:

@@ -26,8 +26,6 @@ from tests.support.launch import RunningServer, start_gunicorn_against
 from tests.support.payloads import chat_body, counted_reply, reply_payloads
 from tests.support.waiting import wait_for
 
-pytestmark = pytest.mark.server
-
 CHAT = chat_body("hi")
 # What the app estimates for CHAT's input: the default system prompt and "hi".
 ESTIMATED_INPUT = estimate_input_tokens(

@@ -16,8 +16,6 @@ from tests.support.launch import PROBE_APP, start_gunicorn_against
 from tests.support.payloads import CHAT, chat_body, chunk_payload, reply_payloads
 from tests.support.waiting import run_threads, wait_for
 
-pytestmark = pytest.mark.server
-
 READ_TIMEOUT = 1.0
 HEARTBEAT = 0.3
 

@@ -17,8 +17,6 @@ from tests.support.fake_upstream import FakeUpstream, Script
 from tests.support.launch import RunningServer, start_gunicorn_against
 from tests.support.payloads import CHAT, reply_payloads
 
-pytestmark = pytest.mark.server
-
 STREAM_LIMIT = 4
 BODY_TIMEOUT = 2.0
 

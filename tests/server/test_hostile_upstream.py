@@ -18,10 +18,10 @@ from tests.support.launch import RunningServer, start_gunicorn_against
 from tests.support.payloads import chat_body
 from tests.support.waiting import wait_for
 
-pytestmark = pytest.mark.server
-
 HEARTBEAT = 1.0
-# What one attack may add to the worker's peak memory (the bound).
+# What one attack may add to the worker's peak memory: far above the 1 MiB event bound
+# (MAX_UPSTREAM_EVENT_BYTES), below the 64 MiB an attack sends at most (MAX_BYTES in
+# tests/support/hostile_upstream.py), so a worker that buffered a whole attack fails here.
 MAX_PEAK_GROWTH_KB = 48 * 1024
 
 

@@ -10,8 +10,6 @@ from tests.support.fake_upstream import FakeUpstream, Script
 from tests.support.launch import start_gunicorn_against
 from tests.support.payloads import chat_body, reply_payloads
 
-pytestmark = pytest.mark.server
-
 LIMIT = 4
 CHAT = chat_body("hi")
 

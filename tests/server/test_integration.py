@@ -16,8 +16,6 @@ from tests.support.launch import start_flask_run, start_gunicorn, upstream_setti
 from tests.support.payloads import CHAT, reply_payloads
 from tests.support.waiting import run_threads, wait_for
 
-pytestmark = pytest.mark.server
-
 
 def stream(url: str, body=CHAT, close_after: int | None = None):
     """POST and read the reply line by line; returns (lines, arrival times, status)."""

@@ -14,8 +14,6 @@ from tests.support.fake_upstream import FakeUpstream, Script
 from tests.support.launch import start_gunicorn_against
 from tests.support.payloads import chat_body, chunk_payload, reply_payloads, usage_payload
 
-pytestmark = pytest.mark.server
-
 CONTENT_MARKER = "please-never-log-this-sentence"
 USAGE = usage_payload("chatcmpl-log", 11, 3)
 

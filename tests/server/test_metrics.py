@@ -1,10 +1,10 @@
-"""Prometheus metrics: one scrape counts the streams of every gunicorn worker, /metrics
-answers only its bearer token (else 404), and no label carries content or identity."""
+"""Prometheus metrics through gunicorn: one scrape counts the streams of every worker,
+/metrics answers only its bearer token (else 404), and no label carries content or
+identity. Token counts in one process: tests/unit/test_metrics.py."""
 
 from __future__ import annotations
 
 import json
-import re
 import threading
 from collections.abc import Iterator
 
@@ -13,10 +13,9 @@ import pytest
 
 from tests.support.fake_upstream import FakeUpstream, Script
 from tests.support.launch import RunningServer, start_gunicorn, start_gunicorn_against
+from tests.support.metrics import AUTH, TOKEN, sample
 from tests.support.payloads import CHAT, chat_body, reply_payloads
 
-TOKEN = "test-metrics-token-not-real"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
 SECRET_WORDS = "my-private-question-42"
 
 
@@ -38,12 +37,6 @@ def two_workers(upstream) -> Iterator[RunningServer]:
     server.stop()
 
 
-def sample(text: str, name: str, labels: str = "") -> float:
-    """The value of one sample in Prometheus's text format (0 when absent)."""
-    found = re.search(rf"^{re.escape(name + labels)} (\S+)$", text, re.M)
-    return float(found.group(1)) if found else 0.0
-
-
 def stream_pids(server: RunningServer) -> set[int]:
     """The workers that logged a finished /api/chat stream."""
     pids = set()
@@ -55,7 +48,6 @@ def stream_pids(server: RunningServer) -> set[int]:
     return pids
 
 
-@pytest.mark.server
 def test_each_scrape_counts_the_streams_of_both_workers(two_workers):
     sent = 0
     # Concurrent slow streams spread over both workers; bounded rounds until they have.
@@ -86,7 +78,6 @@ def test_each_scrape_counts_the_streams_of_both_workers(two_workers):
         assert SECRET_WORDS not in text and "127.0.0.1" not in text and TOKEN not in text
 
 
-@pytest.mark.server
 def test_refusals_are_counted_by_code(two_workers):
     url = two_workers.url + "/api/chat"
     before = httpx2.get(two_workers.url + "/metrics", headers=AUTH).text
@@ -98,7 +89,6 @@ def test_refusals_are_counted_by_code(two_workers):
         assert sample(after, name) == sample(before, name) + 1
 
 
-@pytest.mark.server
 def test_metrics_answer_only_the_token(two_workers):
     url = two_workers.url + "/metrics"
     assert httpx2.get(url).status_code == 404
@@ -107,7 +97,6 @@ def test_metrics_answer_only_the_token(two_workers):
     assert httpx2.get(url, headers=AUTH).status_code == 200
 
 
-@pytest.mark.server
 def test_without_a_token_there_is_no_metrics_route():
     server = start_gunicorn(DEMO_TOKENS_PER_SECOND="500")
     try:
@@ -115,31 +104,3 @@ def test_without_a_token_there_is_no_metrics_route():
         assert httpx2.get(server.url + "/metrics", headers=AUTH).status_code == 404
     finally:
         server.stop()
-
-
-def test_tokens_are_counted_from_the_reported_usage(make_app):
-    app = make_app(OPENAI_API_KEY="", DEMO_TOKENS_PER_SECOND="5000", METRICS_TOKEN=TOKEN)
-    client = app.test_client()
-    before = client.get("/metrics", headers=AUTH).data.decode()
-    client.post("/api/chat", json=CHAT).get_data()
-    after = client.get("/metrics", headers=AUTH).data.decode()
-    for kind in ("prompt", "completion"):
-        name = f'streamchat_tokens_total{{kind="{kind}"}}'
-        assert sample(after, name) > sample(before, name)
-    reported = 'streamchat_tokens_counted_total{source="reported"}'
-    assert sample(after, reported) - sample(before, reported) > 0
-
-
-def test_a_stream_without_usage_counts_estimated_tokens(make_app):
-    app = make_app(
-        OPENAI_API_KEY="",
-        DEMO_TOKENS_PER_SECOND="5000",
-        METRICS_TOKEN=TOKEN,
-        OPENAI_STREAM_USAGE="false",  # the demo model then reports none
-    )
-    client = app.test_client()
-    name = 'streamchat_tokens_counted_total{source="estimated"}'
-    before = sample(client.get("/metrics", headers=AUTH).data.decode(), name)
-    lines = client.post("/api/chat", json=CHAT).get_data().count(b"\n")
-    after = sample(client.get("/metrics", headers=AUTH).data.decode(), name)
-    assert after - before > lines  # the relayed lines, and the input's estimate

@@ -1,4 +1,6 @@
-"""Operating it: config checked at start, health and readiness, .env."""
+"""Operating it through real servers: config checked when gunicorn and flask run start,
+readiness, .env. In one process (health routes, documented settings):
+tests/unit/test_operations.py."""
 
 from __future__ import annotations
 
@@ -22,68 +24,6 @@ from tests.support.launch import (
 # --- health and readiness -------------------------------------------------------------
 
 
-def models_handler(status: int, calls: list):
-    def handler(request: httpx2.Request) -> httpx2.Response:
-        calls.append(request.url.path)
-        if status == 0:
-            raise httpx2.ConnectError("refused")
-        return httpx2.Response(status, json={"object": "list", "data": []})
-
-    return handler
-
-
-def test_healthz_is_ok(client):
-    assert client.get("/healthz").get_json() == {"status": "ok"}
-
-
-@pytest.mark.parametrize(
-    ("status", "expected", "reason"),
-    [
-        (200, 200, None),
-        (404, 200, None),  # answered: this server just has no /models
-        (401, 503, "upstream_auth"),
-        (403, 503, "upstream_auth"),
-        (0, 503, "upstream_unreachable"),
-    ],
-)
-def test_readyz_asks_the_upstream(make_app, status, expected, reason):
-    calls: list = []
-    client = make_app(models_handler(status, calls)).test_client()
-    response = client.get("/readyz")
-    assert response.status_code == expected
-    assert response.get_json().get("reason") == reason
-    assert calls == ["/v1/models"]
-
-
-def test_readyz_answer_is_cached(make_app):
-    calls: list = []
-    client = make_app(models_handler(200, calls), READY_CACHE_SECONDS="60").test_client()
-    assert [client.get("/readyz").status_code for _ in range(5)] == [200] * 5
-    assert len(calls) == 1
-    uncached = make_app(models_handler(200, calls := []), READY_CACHE_SECONDS="0").test_client()
-    for _ in range(3):
-        uncached.get("/readyz")
-    assert len(calls) == 3
-
-
-def test_readyz_on_the_demo_model_needs_no_upstream(client):
-    assert client.get("/readyz").get_json() == {"status": "ready"}
-
-
-def test_readyz_is_503_while_shutting_down(make_app):
-    calls: list = []
-    app = make_app(models_handler(200, calls))
-    app.extensions["streamchat"].streams.draining = True
-    response = app.test_client().get("/readyz")
-    assert (response.status_code, response.get_json()["reason"]) == (503, "shutting_down")
-
-
-def test_health_routes_are_not_rate_limited(make_app):
-    client = make_app(models_handler(200, []), RATE_LIMIT="1/minute").test_client()
-    assert {client.get("/healthz").status_code for _ in range(5)} == {200}
-
-
-@pytest.mark.server
 def test_readiness_through_the_real_server():
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
@@ -109,7 +49,6 @@ def test_readiness_through_the_real_server():
 # --- configuration checked at start ---------------------------------------------------
 
 
-@pytest.mark.server
 @pytest.mark.parametrize(
     ("name", "value"),
     [
@@ -137,7 +76,6 @@ GUNICORN_READS_IT_FIRST = pytest.mark.xfail(
 )
 
 
-@pytest.mark.server
 @pytest.mark.parametrize(
     ("name", "value"),
     [
@@ -163,7 +101,6 @@ def test_bad_server_number_stops_the_gunicorn_master_with_one_line(name, value):
     assert lines[0].startswith(f"streamchat: configuration error: {name}"), done.stderr
 
 
-@pytest.mark.server
 def test_bad_setting_stops_flask_run_with_one_line_naming_it():
     command = flask_run_command(free_port())
     env = server_env(HEARTBEAT_SECONDS="abc")
@@ -173,7 +110,6 @@ def test_bad_setting_stops_flask_run_with_one_line_naming_it():
     assert "Error: HEARTBEAT_SECONDS must be a number" in done.stderr
 
 
-@pytest.mark.server
 def test_dotenv_file_is_read_and_real_environment_wins(tmp_path):
     # A copy of the app, so the test writes no .env into the working tree.
     for name in ("app.py", "wsgi.py", "gunicorn.conf.py"):

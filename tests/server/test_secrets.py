@@ -13,8 +13,6 @@ from tests.support.fake_upstream import FakeUpstream, Script
 from tests.support.launch import start_gunicorn_against
 from tests.support.payloads import chat_body, reply_payloads, responses_payloads
 
-pytestmark = pytest.mark.server
-
 # Distinct from the other tests' key so a hit here means this key, this test.
 SECRET = "test-key-not-real-SECRET-9f8e7d6c5b4a"
 FRAGMENTS = [SECRET, SECRET[-12:], SECRET[:20]]

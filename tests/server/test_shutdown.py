@@ -1,4 +1,5 @@
-"""Graceful shutdown: SIGTERM to the real gunicorn server in the middle of streams."""
+"""Graceful shutdown: SIGTERM to the real gunicorn server in the middle of streams. The
+drain itself, in one process: tests/unit/test_shutdown.py."""
 
 from __future__ import annotations
 
@@ -8,10 +9,8 @@ import threading
 import time
 
 import httpx2
-import pytest
 
-from streamchat.worker.open_streams import OpenStreams
-from streamchat.worker.shutdown import drain, margin_for
+from streamchat.worker.shutdown import margin_for
 from tests.support.fake_upstream import FakeUpstream, Script
 from tests.support.launch import start_gunicorn_against
 from tests.support.payloads import chat_body, reply_payloads
@@ -36,7 +35,6 @@ def read_stream(url: str, model: str, out: dict) -> None:
     out["lines"], out["times"] = lines, times
 
 
-@pytest.mark.server
 def test_sigterm_lets_short_streams_finish_and_ends_long_ones_with_an_error_line():
     with FakeUpstream() as upstream:
         upstream.scripts = {
@@ -95,40 +93,3 @@ def test_sigterm_lets_short_streams_finish_and_ends_long_ones_with_an_error_line
     assert late_status != 200
     assert exit_code == 0
     assert exited - terminated < GRACE + 2
-
-
-class FakeStream:
-    def __init__(self) -> None:
-        self.ended = False
-
-    def end_for_shutdown(self) -> None:
-        self.ended = True
-
-
-def test_drain_refuses_new_streams_at_once_and_ends_open_ones_before_the_grace():
-    streams = OpenStreams()
-    stays, leaves = FakeStream(), FakeStream()
-    assert streams.reserve(10) and streams.reserve(10)
-    streams.add(stays)
-    streams.add(leaves)
-    streams.discard(leaves)
-    start = time.monotonic()
-    drain(streams, grace=1.2)
-    assert streams.draining
-    assert stays.ended and not leaves.ended
-    assert 0.1 <= time.monotonic() - start <= 1.2 - margin_for(1.2) + 0.2
-
-
-@pytest.mark.parametrize(("grace", "margin"), [(4, 1), (30, 3), (90, 5), (600, 5)])
-def test_margin_leaves_time_to_write_the_last_line(grace, margin):
-    assert margin_for(grace) == margin
-
-
-def test_a_draining_worker_answers_new_requests_503(make_app):
-    app = make_app(lambda request: httpx2.Response(500))
-    app.extensions["streamchat"].streams.draining = True
-    response = app.test_client().post("/api/chat", json=chat_body("x"))
-    assert response.status_code == 503
-    assert response.headers["Retry-After"] == "2"
-    assert response.get_json()["error"]["code"] == "server_shutting_down"
-    assert app.transport.requests == []

@@ -1,5 +1,7 @@
-"""The sign-in issue's "Done when", under real gunicorn with 2 gevent workers, with the
-user and the token made by the real CLI exactly as docs/sign-in.md says."""
+"""Password sign-in end to end, under real gunicorn with 2 gevent workers, with the user
+and the token made by the real CLI exactly as docs/sign-in.md says: the gate, the form,
+sign-out, API tokens, cross-site refusal, throttled guessing, and no secret on any page
+or in the log."""
 
 from __future__ import annotations
 
@@ -15,8 +17,6 @@ from tests.support.launch import start_gunicorn_against
 from tests.support.payloads import chat_body, reply_payloads
 from tests.support.redis_server import start_redis
 from tests.support.signin import TEST_SECRET_KEY
-
-pytestmark = pytest.mark.server
 
 PASSWORD = "test-password-not-real-42"
 FLASK = str(Path(ROOT) / ".venv/bin/flask")
@@ -64,7 +64,7 @@ def deployment():
                 assert secret not in output
 
 
-def test_done_when(deployment):
+def test_sign_in_sign_out_tokens_and_throttling_hold_across_two_workers(deployment):
     server, upstream, token, user_entry = deployment
     pages = []
     with httpx2.Client(base_url=server.url, timeout=30) as http:

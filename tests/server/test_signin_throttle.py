@@ -7,12 +7,9 @@ from __future__ import annotations
 import json
 
 import httpx2
-import pytest
 
 from tests.support.launch import RunningServer, start_gunicorn
 from tests.support.signin import password_settings
-
-pytestmark = pytest.mark.server
 
 
 def wrong_password(server: RunningServer, name: str) -> httpx2.Response:

@@ -20,8 +20,6 @@ from tests.support.launch import PROBE_APP, start_gunicorn_against
 from tests.support.payloads import chat_body, reply_payloads
 from tests.support.waiting import run_threads, wait_for
 
-pytestmark = pytest.mark.server
-
 CLIENTS = 200
 SOAK_SECONDS = 30.0
 WARM_UP_ROUND_SECONDS = 5.0
@@ -119,7 +117,7 @@ def test_soak_two_hundred_streams_with_faults_and_departures(report):
             UPSTREAM_READ_TIMEOUT_SECONDS="2",
             HEARTBEAT_SECONDS="1",
             # 200 clients on one worker: above the default limit on purpose, since this
-            # is about faults and leaks (test_admission.py covers the limit).
+            # is about faults and leaks (tests/server/test_admission.py covers the limit).
             MAX_STREAMS_PER_WORKER="400",
         )
         try:

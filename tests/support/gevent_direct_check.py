@@ -1,7 +1,7 @@
 """Runs streamchat.relay.direct_body's gevent reader in a process patched the way gunicorn's
 gevent worker patches itself, and prints what it saw as one JSON line.
 
-Run by tests/test_direct_body.py as a script (a separate process, since patching is for
+Run by tests/server/test_direct_body.py as a script (a separate process, since patching is for
 good); not a module to import.
 """
 

@@ -1,4 +1,5 @@
-"""Rate limits, the trusted client address, cross-site refusal and security headers."""
+"""Rate limits (an IPv6 client counted by its /64), the trusted client address and host,
+cross-site refusal and security headers."""
 
 from __future__ import annotations
 
@@ -76,6 +77,36 @@ def test_with_one_trusted_proxy_the_forwarded_address_is_the_client(make_app):
     assert client.post("/api/chat", json=CHAT, headers=first).status_code == 429
 
 
+def test_ipv6_clients_share_their_slash_64s_rate_limit(make_app):
+    app = make_app(OPENAI_API_KEY="", DEMO_TOKENS_PER_SECOND="5000", RATE_LIMIT="2/minute")
+    client = app.test_client()
+    statuses = [
+        client.post(
+            "/api/chat", json=CHAT, environ_base={"REMOTE_ADDR": f"2001:db8:1:2::{i}"}
+        ).status_code
+        for i in range(1, 4)
+    ]
+    other = client.post("/api/chat", json=CHAT, environ_base={"REMOTE_ADDR": "2001:db8:1:3::1"})
+    assert statuses == [200, 200, 429]
+    assert other.status_code == 200
+
+
+def test_ipv4_clients_seen_as_mapped_ipv6_are_counted_each_on_their_own(make_app):
+    # Listening on both families (HOST=::), IPv4 peers arrive as ::ffff:a.b.c.d; their
+    # /64 is ::/64, which would put every IPv4 client in one bucket.
+    app = make_app(OPENAI_API_KEY="", DEMO_TOKENS_PER_SECOND="5000", RATE_LIMIT="2/minute")
+    client = app.test_client()
+
+    def status(address):
+        response = client.post("/api/chat", json=CHAT, environ_base={"REMOTE_ADDR": address})
+        response.get_data()
+        return response.status_code
+
+    assert [status("::ffff:192.0.2.1") for _ in range(3)] == [200, 200, 429]
+    assert status("::ffff:192.0.2.2") == 200
+    assert status("192.0.2.1") == 429  # the same client, however its address is written
+
+
 @pytest.mark.parametrize("value", ["lots", "20 per", "5/fortnight"])
 def test_malformed_rate_limit_stops_start_up_naming_it(make_app, value):
     with pytest.raises(SettingsError, match="RATE_LIMIT"):
@@ -114,6 +145,15 @@ def test_cross_site_browser_posts_are_refused(make_app, headers, expected):
 def test_malformed_allowed_origins_stops_start_up(make_app):
     with pytest.raises(SettingsError, match="ALLOWED_ORIGINS"):
         make_app(ok_upstream, ALLOWED_ORIGINS="app.example/path")
+
+
+def test_x_forwarded_host_is_ignored_unless_trusted(make_app):
+    forged = {"Origin": "http://evil.example", "X-Forwarded-Host": "evil.example"}
+    app = make_app(OPENAI_API_KEY="", TRUSTED_PROXY_COUNT="1")
+    assert app.test_client().post("/api/chat", json=CHAT, headers=forged).status_code == 403
+    trusting = make_app(OPENAI_API_KEY="", TRUSTED_PROXY_COUNT="1", TRUSTED_PROXY_HOST="true")
+    response = trusting.test_client().post("/api/chat", json=CHAT, headers=forged)
+    assert response.status_code == 200
 
 
 @pytest.mark.parametrize(

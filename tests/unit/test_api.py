@@ -54,7 +54,7 @@ def test_a_stream_closed_before_its_first_chunk_still_closes_the_upstream(make_a
     assert len(opened) == 1 and len(streams) == 1
     body.close()
     # The run ends in its own thread, as soon as its last (and only) reader has gone.
-    assert wait_for(lambda: len(streams) == 0, 2)
+    assert wait_for(lambda: len(streams) == 0, 5)
 
 
 def test_request_sent_upstream_has_server_system_prompt_model_and_stream(make_app):
@@ -71,6 +71,17 @@ def test_request_sent_upstream_has_server_system_prompt_model_and_stream(make_ap
         {"role": "system", "content": "Be brief."},
         {"role": "user", "content": "hello"},
     ]
+
+
+def test_the_upstream_is_asked_for_an_unencoded_body(make_app):
+    events = sse_body([b'{"id":"c1","choices":[{"index":0,"delta":{"content":"Hi"}}]}'])
+
+    def upstream(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=events)
+
+    app = make_app(upstream)
+    assert app.test_client().post("/api/chat", json=CHAT).status_code == 200
+    assert app.transport.requests[0].headers["accept-encoding"] == "identity"
 
 
 def test_model_from_allow_list_is_used(make_app):

@@ -3,19 +3,15 @@ exactly what the public path would, and that it falls back when it must.
 
 A raw socket server on 127.0.0.1 (tests.support.raw_server) writes scripted bytes, so
 framing, timing and how the connection ends are all under the test's control. These run
-in plain threads; the same code under gevent is covered by
-tests/support/gevent_direct_check.py below and by every test that goes through gunicorn.
+in plain threads; the TLS case and the same code under gevent are in
+tests/server/test_direct_body.py, and every test that goes through gunicorn runs it too.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
-import os
 import socket
-import ssl
-import subprocess
-import sys
 import time
 
 import h11
@@ -27,7 +23,7 @@ from streamchat.relay import direct_body, socket_reads
 from streamchat.relay.ndjson import ndjson_lines
 from streamchat.relay.protocols import ChatProtocol
 from streamchat.upstream.refusals import UpstreamRefused
-from tests.support.environment import ROOT, TEST_API_KEY
+from tests.support.environment import TEST_API_KEY
 from tests.support.payloads import numbered_chunk, sse_body
 from tests.support.raw_server import (
     HEADERS_CHUNKED,
@@ -35,11 +31,8 @@ from tests.support.raw_server import (
     SeamReading,
     chunk,
     client_for,
-    make_tls,
     open_test_stream,
 )
-
-GEVENT_CHECK = ROOT / "tests" / "support" / "gevent_direct_check.py"
 
 
 def read_all(stream: SeamReading, beat: float = 5.0, limit: float = 10.0) -> list:
@@ -205,25 +198,6 @@ def test_when_the_libraries_change_shape_the_public_path_still_serves(monkeypatc
     assert stream.direct is False
 
 
-@pytest.mark.server  # openssl makes the certificate
-def test_a_tls_body_is_read_directly_with_heartbeats(tmp_path):
-    server_tls, client_tls = make_tls(tmp_path)
-    events = sse_body([numbered_chunk(0), numbered_chunk(1, finish=True)])
-    server = RawServer(
-        [[HEADERS_CHUNKED, 0.05, chunk(events[:30]), 0.5, chunk(events[30:]), b"0\r\n\r\n"]],
-        tls=server_tls,
-    )
-    client = client_for(server, http_client=httpx2.Client(verify=client_tls))
-    stream = open_test_stream(client)
-    pieces = list(stream.body(0.2, 5.0))
-    assert stream.direct is True
-    assert isinstance(
-        stream._response.extensions["network_stream"].get_extra_info("socket"), ssl.SSLSocket
-    )
-    assert b"".join(p for p in pieces if p) == events
-    assert pieces.count(None) >= 1  # the 0.5 s pause, over TLS too
-
-
 def test_the_fast_path_is_taken_with_the_pinned_libraries():
     """If this fails after an upgrade, the app still works (fallback), only slower:
     update streamchat.relay.direct_body for the new httpx2/httpcore2 layout."""
@@ -237,36 +211,3 @@ def test_the_fast_path_is_taken_with_the_pinned_libraries():
     assert found is not None
     parser, sock = found
     assert isinstance(parser, h11.Connection) and isinstance(sock, socket.socket)
-
-
-@pytest.mark.server
-def test_under_gevent_heartbeats_timeouts_and_closing_from_another_greenlet():
-    """The gevent reader (one lazy timer per stream, no socket timeout) in a process
-    patched as gunicorn's worker is: see tests/support/gevent_direct_check.py."""
-    done = subprocess.run(
-        [sys.executable, str(GEVENT_CHECK)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    results = json.loads(done.stdout.strip().splitlines()[-1])
-    assert results["direct"] is True
-    assert results["body_ok"] is True
-    # One recv per message: the reader waits for readability instead of trying first.
-    assert results["tries_per_read"] == 1.0
-    beats = results["beats"]
-    assert len(beats) == 3, results
-    assert 0.15 <= beats[0] <= 0.5
-    assert results["timeout_error"] == "UpstreamReadTimeout"
-    assert 0.6 <= results["timeout_at"] <= 2.0
-    # end_for_shutdown from another greenlet fails the blocked read at once, not at the
-    # next heartbeat (10 s here).
-    assert results["shutdown_error"] == "server_shutting_down"
-    assert '"code":"server_shutting_down"' in results["shutdown_last_line"]
-    assert results["shutdown_after"] < 1.0
-    if results["tls_direct"] == "no openssl" and os.environ.get("CI") != "true":
-        pytest.skip("openssl not installed: the TLS half did not run")
-    assert results["tls_direct"] is True and results["tls_body_ok"] is True
-    assert results["tls_beats"] >= 1

@@ -29,8 +29,8 @@ from tests.support.signin import (
 
 
 @pytest.fixture
-def app(make_app):
-    return make_app(ok_upstream, **password_settings())
+def app(password_app):
+    return password_app()
 
 
 @pytest.fixture
@@ -74,7 +74,7 @@ def test_a_malformed_user_entry_names_the_user_not_the_hash(make_app):
     assert "not-a-hash" not in str(caught.value)
 
 
-def test_auth_none_is_open_as_before(make_app):
+def test_auth_none_leaves_the_page_and_the_api_open(make_app):
     client = make_app(ok_upstream).test_client()
     assert client.get("/").status_code == 200
     assert chat_status(client) == 200
@@ -174,8 +174,8 @@ def test_next_may_only_be_a_local_path(client, target, location):
     assert response.headers["Location"] == location
 
 
-def test_session_cookie_is_httponly_lax_and_secure_only_over_https(make_app):
-    app = make_app(ok_upstream, **password_settings(TRUSTED_PROXY_COUNT="1"))
+def test_session_cookie_is_httponly_lax_and_secure_only_over_https(password_app):
+    app = password_app(TRUSTED_PROXY_COUNT="1")
     plain = sign_in(app.test_client()).headers["Set-Cookie"]
     assert "HttpOnly" in plain and "SameSite=Lax" in plain and "Secure" not in plain
     assert "Expires=" in plain  # SESSION_DAYS
@@ -200,12 +200,12 @@ def test_sign_out_ends_the_session(client):
     assert chat_status(client) == 401
 
 
-def test_a_new_password_ends_old_sessions(make_app):
-    client = make_app(ok_upstream, **password_settings()).test_client()
+def test_a_new_password_ends_old_sessions(password_app):
+    client = password_app().test_client()
     sign_in(client)
     cookie = client.get_cookie("session").value
     rotated = f"{TEST_USER}:{hash_password('a-new-password-for-alice')}"
-    other = make_app(ok_upstream, **password_settings(AUTH_USERS=rotated)).test_client()
+    other = password_app(AUTH_USERS=rotated).test_client()
     other.set_cookie("session", cookie)
     assert other.get("/").status_code == 303
 
@@ -240,8 +240,8 @@ def test_the_other_user_signs_in_too(client):
 # --- identity wherever it matters -------------------------------------------------------
 
 
-def test_each_user_has_their_own_rate_limit(make_app):
-    client = make_app(ok_upstream, **password_settings(RATE_LIMIT="1/minute")).test_client()
+def test_each_user_has_their_own_rate_limit(password_app):
+    client = password_app(RATE_LIMIT="1/minute").test_client()
     token = api_token()[0]
     sign_in(client)
     assert chat_status(client) == 200

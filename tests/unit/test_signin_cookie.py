@@ -14,8 +14,6 @@ from tests.support.signin import (
     TEST_SECRET_KEY,
     api_token,
     chat_status,
-    ok_upstream,
-    password_settings,
     sign_in,
 )
 
@@ -24,8 +22,8 @@ DAY = 24 * 3600
 
 
 @pytest.fixture
-def app(make_app):
-    return make_app(ok_upstream, **password_settings(SESSION_DAYS="1"))
+def app(password_app):
+    return password_app(SESSION_DAYS="1")
 
 
 def signed_in_payload(app) -> dict:
@@ -54,8 +52,8 @@ def test_a_tampered_cookie_is_refused(app):
     assert page_status(app, cookie[:-1] + ("A" if cookie[-1] != "A" else "B")) == 303
 
 
-def test_a_cookie_signed_with_another_key_is_refused(make_app, app):
-    other = make_app(ok_upstream, **password_settings(SECRET_KEY=OTHER_KEY))
+def test_a_cookie_signed_with_another_key_is_refused(password_app, app):
+    other = password_app(SECRET_KEY=OTHER_KEY)
     cookie = other.session_interface.get_signing_serializer(other).dumps(signed_in_payload(app))
     assert page_status(app, cookie) == 303
 
@@ -71,8 +69,8 @@ def test_the_server_refuses_a_cookie_older_than_session_days(app, monkeypatch, a
 
 
 def test_a_cookie_flask_itself_signed_is_accepted(app):
-    # Same key, salt, derivation and digest as Flask's own session cookie: cookies issued
-    # before the change (and by any other Flask app sharing the key) keep working.
+    # Same key, salt, derivation and digest as Flask's own session cookie: a cookie that
+    # Flask's default session interface signed (any Flask app sharing the key) is valid.
     flask_serializer = SecureCookieSessionInterface().get_signing_serializer(app)
     assert flask_serializer is not None and app.secret_key == TEST_SECRET_KEY
     assert page_status(app, flask_serializer.dumps(signed_in_payload(app))) == 200

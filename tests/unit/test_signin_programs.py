@@ -17,15 +17,13 @@ from tests.support.signin import (
     TEST_USER,
     api_token,
     chat_status,
-    ok_upstream,
-    password_settings,
     sign_in,
 )
 
 
 @pytest.fixture
-def app(make_app):
-    return make_app(ok_upstream, **password_settings())
+def app(password_app):
+    return password_app()
 
 
 # --- API tokens -------------------------------------------------------------------------
@@ -71,7 +69,7 @@ def test_a_token_also_opens_the_page_but_never_shows_itself(app):
 # --- the commands -----------------------------------------------------------------------
 
 
-def test_create_user_prints_one_line_that_signs_in(make_app):
+def test_create_user_prints_one_line_that_signs_in(password_app):
     runner = CliRunner()
     password = "a-long-enough-password"
     result = runner.invoke(create_user, ["alice"], input=f"{password}\n{password}\n")
@@ -81,7 +79,7 @@ def test_create_user_prints_one_line_that_signs_in(make_app):
     name, hashed = lines[0].split(":", 1)
     assert name == "alice" and hashed.startswith("scrypt:")
     assert check_password_hash(hashed, password) and password not in result.stdout
-    app = make_app(ok_upstream, **password_settings(AUTH_USERS=lines[0]))
+    app = password_app(AUTH_USERS=lines[0])
     assert sign_in(app.test_client(), "alice", password).status_code == 303
 
 
@@ -101,7 +99,7 @@ def test_create_user_refuses(name, given, complaint):
     assert "scrypt:" not in result.stdout
 
 
-def test_create_token_prints_the_token_then_its_hashed_entry(make_app):
+def test_create_token_prints_the_token_then_its_hashed_entry(password_app):
     result = CliRunner().invoke(create_token, ["deploy-bot"])
     assert result.exit_code == 0
     token, entry = result.stdout.splitlines()
@@ -109,7 +107,7 @@ def test_create_token_prints_the_token_then_its_hashed_entry(make_app):
     name, digest = entry.split(":")
     assert name == "deploy-bot" and digest == hashlib.sha256(token.encode()).hexdigest()
     assert token not in entry and token[len(TOKEN_PREFIX) :] not in entry
-    app = make_app(ok_upstream, **password_settings(API_TOKENS=entry))
+    app = password_app(API_TOKENS=entry)
     bearer = {"Authorization": f"Bearer {token}"}
     assert chat_status(app.test_client(), headers=bearer) == 200
     second = CliRunner().invoke(create_token, ["deploy-bot"]).stdout.splitlines()[0]
