@@ -20,6 +20,7 @@ from streamchat.runs import Runs
 from streamchat.runtime import Runtime, install_runtime
 from streamchat.settings import load_settings
 from streamchat.state import open_shared_state
+from streamchat.state.redis_messages import RedisMessages
 from streamchat.upstream.client import build_client
 from streamchat.upstream.readiness import ReadinessCheck
 from streamchat.web.api import api
@@ -68,7 +69,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     budgets = build_budgets(settings, state)
     streams = OpenStreams()
     # The workers sharing one SQLite file are one machine: they reach each other's runs.
-    runs = Runs(settings, client, streams, budgets, str(sqlite_path.resolve().parent))
+    # Other instances' runs through Redis, when one is shared.
+    messages = RedisMessages(settings.redis_url) if settings.redis_url else None
+    runs = Runs(settings, client, streams, budgets, str(sqlite_path.resolve().parent), messages)
     writes = StalledWrites(settings.runs.client_write_timeout_seconds)
     runtime = Runtime(settings, client, streams, runs, readiness, writes, metrics, budgets)
     install_runtime(app, runtime)

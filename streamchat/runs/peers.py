@@ -53,6 +53,10 @@ def peers_supported() -> bool:
     return sys.platform.startswith("linux")
 
 
+class NoSuchPeer(RunNotFound):
+    """No worker of this machine answers for that owner: it is elsewhere, or gone."""
+
+
 class PeerServer:
     """This worker's socket, answering other workers about the runs it owns."""
 
@@ -137,7 +141,7 @@ class _LineSocket:
 def _ask(machine: str, owner: str, request: dict) -> tuple[socket.socket, _LineSocket, dict]:
     """Connect to ``owner``'s worker, send ``request``, read its status line."""
     if not peers_supported():
-        raise RunNotFound()
+        raise NoSuchPeer()
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(CONNECT_TIMEOUT_SECONDS)
     try:
@@ -147,7 +151,7 @@ def _ask(machine: str, owner: str, request: dict) -> tuple[socket.socket, _LineS
         status = json.loads(lines.readline() or b'{"status": 404}')
     except (OSError, ValueError):
         sock.close()
-        raise RunNotFound() from None  # no such worker (any more): its runs are gone
+        raise NoSuchPeer() from None  # no such worker here (any more)
     return sock, lines, status
 
 
@@ -159,7 +163,7 @@ def stop_at_peer(machine: str, owner: str, run_id: str, who: str | None) -> None
         raise RunNotFound()
 
 
-def _lost_line(api: str) -> bytes:
+def lost_line(api: str) -> bytes:
     protocol = ResponsesProtocol() if api == "responses" else ChatProtocol()
     return protocol.error_line(
         "run_lost", "The server process making this reply stopped, so the reply ends here."
@@ -190,7 +194,7 @@ class PeerReader:
             except OSError:
                 message = b""
             if not message:
-                yield position, [_lost_line(self.api_name)]
+                yield position, [lost_line(self.api_name)]
                 return
             tag, rest = message[:1], message[1:]
             if tag == b"L":

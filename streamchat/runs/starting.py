@@ -20,13 +20,15 @@ from ..errors import Refusal
 from ..relay.pipeline import RelayLimits
 from ..relay.protocols import ChatProtocol, ResponsesProtocol
 from ..settings import Settings
+from ..state.redis_messages import RedisMessages
 from ..upstream.request import ChatRequest, chat_completions_body, responses_body
 from ..upstream.streams import CHAT_COMPLETIONS_PATH, RESPONSES_PATH, open_stream
 from ..worker.open_streams import OpenStreams
-from .finding import open_reader, stop_run
+from .finding import Whereabouts, open_reader, stop_run
 from .peers import PeerReader, PeerServer, machine_name
 from .reader import LocalReader
 from .registry import RunRegistry
+from .remote import RemoteReader, RemoteServer
 from .run import Run, RunParts
 
 # Long enough for a few replies of this worker to finish; short enough to feel like a
@@ -73,6 +75,7 @@ class Runs:
         streams: OpenStreams,
         budgets: Budgets | None,
         machine_folder: str = "",
+        messages: RedisMessages | None = None,
     ) -> None:
         self._settings = settings
         self._client = client
@@ -88,6 +91,10 @@ class Runs:
         # Runs of the workers that share this folder (its SQLite file) reach each other.
         self.machine = machine_name(machine_folder)
         self._peers = PeerServer(self.registry, self.machine, settings.heartbeat_seconds)
+        self._remote = None
+        if messages is not None:
+            self._remote = RemoteServer(self.registry, messages, settings.heartbeat_seconds)
+        self._where = Whereabouts(self.registry, self.machine, messages, settings.heartbeat_seconds)
 
     def refuse_if_draining(self) -> None:
         """Raise ServerDraining while this worker shuts down: checked before a request's
@@ -112,6 +119,8 @@ class Runs:
                 )
                 chat_request = replace(chat_request, max_output_tokens=admission.output_cap)
             self._peers.ensure_listening()
+            if self._remote is not None:
+                self._remote.ensure_listening()
             upstream = open_stream(self._client, api.path, api.body(chat_request, self._settings))
         except BaseException:
             self._streams.unreserve()
@@ -134,12 +143,14 @@ class Runs:
         run.start()
         return run
 
-    def reader(self, run_id: str, after: int, who: str | None) -> LocalReader | PeerReader:
+    def reader(
+        self, run_id: str, after: int, who: str | None
+    ) -> LocalReader | PeerReader | RemoteReader:
         """A reader of run ``run_id`` of ``who``'s from line ``after`` on, whichever
         worker of this machine owns it. Raises RunNotFound, BadResumePoint or
         TooManyReaders."""
-        return open_reader(self.registry, self.machine, run_id, after, who)
+        return open_reader(self._where, run_id, after, who)
 
     def stop(self, run_id: str, who: str | None) -> None:
         """Stop run ``run_id`` of ``who``'s, whichever worker owns it (RunNotFound)."""
-        stop_run(self.registry, self.machine, run_id, who)
+        stop_run(self._where, run_id, who)

@@ -9,7 +9,7 @@ import openai
 from openai.types.chat import ChatCompletionChunk
 
 from tests.support.fake_upstream import Script
-from tests.support.payloads import CHAT, reply_payloads, sse_body
+from tests.support.payloads import CHAT, reply_payloads
 
 SSE = {"Accept": "text/event-stream"}
 WORDS = ["Hello", ", ", "wörld", "!"]
@@ -34,6 +34,12 @@ def test_the_sdks_own_sse_reader_reads_api_chat_to_its_finish(live_server, fake_
     assert stream.response.headers["content-type"].startswith("text/event-stream")
 
 
+def numbered(payloads: list[bytes]) -> bytes:
+    """The SSE body of a finished chat run: each payload with its place in the run."""
+    events = b"".join(b"id: %d\ndata: %s\n\n" % (n, p) for n, p in enumerate(payloads, 1))
+    return events + b"data: [DONE]\n\n"
+
+
 def test_sse_events_are_the_upstream_payloads_and_end_with_done(live_server, fake_upstream):
     payloads = reply_payloads("chatcmpl-sse2", WORDS)
     fake_upstream.script = Script(payloads=payloads, interval=0.01)
@@ -41,7 +47,8 @@ def test_sse_events_are_the_upstream_payloads_and_end_with_done(live_server, fak
     assert response.headers["content-type"].startswith("text/event-stream")
     assert response.headers["cache-control"] == "no-cache"
     assert response.headers["x-accel-buffering"] == "no"
-    assert response.content == sse_body(payloads)  # "data: <payload>\n\n"..., "data: [DONE]"
+    # "id: <n>\ndata: <payload>\n\n" for each, then "data: [DONE]\n\n".
+    assert response.content == numbered(payloads)
 
 
 def test_sse_heartbeats_are_comment_lines(live_server, fake_upstream):
@@ -50,7 +57,7 @@ def test_sse_heartbeats_are_comment_lines(live_server, fake_upstream):
     response = httpx2.post(live_server.url + "/api/chat", json=CHAT, headers=SSE, timeout=30)
     body = response.content
     assert body.startswith(b": keep-alive\n\n: keep-alive\n\n")
-    assert body.replace(b": keep-alive\n\n", b"") == sse_body(payloads)
+    assert body.replace(b": keep-alive\n\n", b"") == numbered(payloads)
 
 
 def test_ndjson_stays_the_default_for_any_other_accept(live_server, fake_upstream):
