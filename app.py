@@ -19,7 +19,7 @@ from streamchat.metrics.collectors import stream_metrics
 from streamchat.runs import Runs
 from streamchat.runtime import Runtime, install_runtime
 from streamchat.settings import load_settings
-from streamchat.state import open_shared_state
+from streamchat.state import SharedState, open_shared_state
 from streamchat.state.redis_messages import RedisMessages
 from streamchat.upstream.client import build_client
 from streamchat.upstream.readiness import ReadinessCheck
@@ -37,6 +37,27 @@ from streamchat.web.signin import install_signin_routes
 from streamchat.web.static_files import install_static_files, static_version
 from streamchat.worker.open_streams import OpenStreams
 from streamchat.worker.stalled_writes import StalledWrites
+
+
+def _build_runtime(app: Flask, settings, client) -> tuple[Runtime, SharedState]:
+    """What the app serves with, and the shared state its sign-in counts in."""
+    readiness = ReadinessCheck(
+        client, settings.demo, settings.ready_timeout_seconds, settings.ready_cache_seconds
+    )
+    metrics = stream_metrics() if settings.metrics_token else None
+    # What the workers count together (budgets, failed sign-ins): the machine's SQLite
+    # file, or Redis with REDIS_URL.
+    sqlite_path = Path(settings.sqlite_path or Path(app.instance_path) / "streamchat.sqlite3")
+    state = open_shared_state(settings.redis_url, sqlite_path)
+    budgets = build_budgets(settings, state)
+    streams = OpenStreams()
+    # The workers sharing one SQLite file are one machine: they reach each other's runs.
+    # Other instances' runs through Redis, when one is shared.
+    messages = RedisMessages(settings.redis_url) if settings.redis_url else None
+    runs = Runs(settings, client, streams, budgets, str(sqlite_path.resolve().parent), messages)
+    writes = StalledWrites(settings.runs.client_write_timeout_seconds)
+    runtime = Runtime(settings, client, streams, runs, readiness, writes, metrics, budgets)
+    return runtime, state
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -57,23 +78,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         # A request for any other Host gets 400 before any work (DNS rebinding).
         app.config["TRUSTED_HOSTS"] = list(settings.allowed_hosts)
     app.config["TESTING"] = bool(config.get("TESTING", False))
-    client = client or build_client(settings, http_client)
-    readiness = ReadinessCheck(
-        client, settings.demo, settings.ready_timeout_seconds, settings.ready_cache_seconds
-    )
-    metrics = stream_metrics() if settings.metrics_token else None
-    # What the workers count together (budgets, failed sign-ins): the machine's SQLite
-    # file, or Redis with REDIS_URL.
-    sqlite_path = Path(settings.sqlite_path or Path(app.instance_path) / "streamchat.sqlite3")
-    state = open_shared_state(settings.redis_url, sqlite_path)
-    budgets = build_budgets(settings, state)
-    streams = OpenStreams()
-    # The workers sharing one SQLite file are one machine: they reach each other's runs.
-    # Other instances' runs through Redis, when one is shared.
-    messages = RedisMessages(settings.redis_url) if settings.redis_url else None
-    runs = Runs(settings, client, streams, budgets, str(sqlite_path.resolve().parent), messages)
-    writes = StalledWrites(settings.runs.client_write_timeout_seconds)
-    runtime = Runtime(settings, client, streams, runs, readiness, writes, metrics, budgets)
+    runtime, state = _build_runtime(app, settings, client or build_client(settings, http_client))
     install_runtime(app, runtime)
     install_static_files(app, version)  # before ProxyFix: that one stays outermost
     if settings.trusted_proxy_count:
