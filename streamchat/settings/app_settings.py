@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from .auth import AuthSettings, load_auth_settings
 from .budgets import BudgetSetting, budget, max_tokens_field
+from .provider import REASONING_EFFORTS, REASONING_SUMMARIES, optional_choice
 from .values import SettingsError, boolean, choice, integer, number, text
 
 DEFAULT_MODEL = "gpt-5.4-mini"
@@ -65,6 +66,8 @@ class Settings:
     token_budget: BudgetSetting | None = None
     global_token_budget: BudgetSetting | None = None
     sqlite_path: str = ""
+    reasoning_effort: str | None = None
+    reasoning_summary: str | None = None
 
     @property
     def demo(self) -> bool:
@@ -204,4 +207,6 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
         token_budget=budget(source, "TOKEN_BUDGET"),
         global_token_budget=budget(source, "GLOBAL_TOKEN_BUDGET"),
         sqlite_path=text(source, "SQLITE_PATH", "") or "",
+        reasoning_effort=optional_choice(source, "REASONING_EFFORT", REASONING_EFFORTS),
+        reasoning_summary=optional_choice(source, "REASONING_SUMMARY", REASONING_SUMMARIES),
     )
