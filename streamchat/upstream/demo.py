@@ -42,9 +42,10 @@ def demo_reply(question: str) -> str:
 
 def demo_thinking(question: str) -> str:
     """What the demo model "thinks" before it answers: short, and true to what it does."""
-    asked = " ".join(question.split())[:80] or "an empty message"
+    asked = " ".join(question.split())[:80]
+    heard = f'I was asked "{asked}".' if asked else "I was sent an empty message."
     return (
-        f"The question is: {asked}. No `OPENAI_API_KEY` is set, so I am the built-in demo "
+        f"{heard} No `OPENAI_API_KEY` is set, so I am the built-in demo "
         "model and cannot really answer it. I will say so plainly, quote the question back, "
         "and show how to connect a real model."
     )
