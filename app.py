@@ -37,11 +37,13 @@ from streamchat.worker.admission import OpenStreams
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app. ``config`` overrides environment settings by name, and may carry
-    ``OPENAI_CLIENT`` (a ready client) or ``OPENAI_HTTP_CLIENT`` (an httpx2.Client for
-    the SDK, e.g. with a MockTransport in tests)."""
+    ``OPENAI_CLIENT`` (a ready client), ``OPENAI_HTTP_CLIENT`` (an httpx2.Client for
+    the SDK, e.g. with a MockTransport in tests) or ``AZURE_CREDENTIAL`` (an
+    azure-identity credential in place of DefaultAzureCredential, e.g. a fake one)."""
     config = dict(config or {})
     client = config.pop("OPENAI_CLIENT", None)
     http_client = config.pop("OPENAI_HTTP_CLIENT", None)
+    credential = config.pop("AZURE_CREDENTIAL", None)
     settings = load_settings(config)
 
     # Static URLs carry a digest of static/ (/static/<version>/...), so they can be cached
@@ -53,7 +55,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         # A request for any other Host gets 400 before any work (DNS rebinding).
         app.config["TRUSTED_HOSTS"] = list(settings.allowed_hosts)
     app.config["TESTING"] = bool(config.get("TESTING", False))
-    client = client or build_client(settings, http_client)
+    client = client or build_client(settings, http_client, credential)
     readiness = ReadinessCheck(
         client, settings.demo, settings.ready_timeout_seconds, settings.ready_cache_seconds
     )

@@ -1,5 +1,6 @@
 """Model-provider settings beyond the key: what reasoning models are asked for
-(REASONING_EFFORT, REASONING_SUMMARY). docs/models.md says what each does.
+(REASONING_EFFORT, REASONING_SUMMARY) and Azure OpenAI (AZURE_OPENAI_ENDPOINT, with
+Microsoft Entra ID when no key is set; AZURE_CLIENT_ID). docs/models.md says what each does.
 
 Read by ``load_settings`` (app_settings.py); kept apart so that file keeps one job.
 """
@@ -8,11 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from .values import SettingsError, text
 
 REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high")
 REASONING_SUMMARIES = ("auto", "concise", "detailed")
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+_V1_PATH = "/openai/v1"
 
 
 def optional_choice(source: Mapping[str, Any], name: str, allowed: tuple[str, ...]) -> str | None:
@@ -21,3 +25,30 @@ def optional_choice(source: Mapping[str, Any], name: str, allowed: tuple[str, ..
     if raw is not None and raw not in allowed:
         raise SettingsError(f"{name} must be one of {', '.join(allowed)} or unset, got {raw!r}")
     return raw
+
+
+def azure_base_url(source: Mapping[str, Any]) -> str | None:
+    """The v1 base URL (``<endpoint>/openai/v1/``) of AZURE_OPENAI_ENDPOINT; None when unset.
+
+    https only: a Microsoft Entra ID token is a bearer secret (plain http is let through
+    for a loopback address, where tests run a fake upstream).
+    """
+    raw = text(source, "AZURE_OPENAI_ENDPOINT", None)
+    if raw is None:
+        return None
+    if text(source, "OPENAI_BASE_URL", None) is not None:
+        raise SettingsError(
+            "Set AZURE_OPENAI_ENDPOINT or OPENAI_BASE_URL, not both: "
+            "the base URL of Azure OpenAI is <endpoint>/openai/v1/"
+        )
+    parts = urlsplit(raw)
+    secure = parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in _LOOPBACK)
+    if not secure or not parts.hostname or parts.query or parts.fragment:
+        raise SettingsError(
+            "AZURE_OPENAI_ENDPOINT must be the resource's https URL, such as "
+            f"https://NAME.openai.azure.com, got {raw!r}"
+        )
+    root = raw.rstrip("/")
+    if root.endswith(_V1_PATH):
+        root = root[: -len(_V1_PATH)]
+    return f"{root}{_V1_PATH}/"
