@@ -27,7 +27,14 @@ class _PacedStream(httpx2.SyncByteStream):
     thinking's tokens first, then the answer's."""
 
     def __init__(
-        self, text: str, tokens_per_second: float, max_tokens: int | None, thinking: str = ""
+        self,
+        *,
+        model: str,
+        text: str,
+        tokens_per_second: float,
+        prompt_tokens: int,
+        max_tokens: int | None = None,
+        thinking: str = "",
     ) -> None:
         tokens = _TOKEN.findall(text)
         # Like a real model, stop at the cap the request set and say so. (The demo's
@@ -37,6 +44,8 @@ class _PacedStream(httpx2.SyncByteStream):
         self._text = "".join(self._tokens)
         self._thoughts = _TOKEN.findall(thinking)
         self._thinking = "".join(self._thoughts)
+        self._model = model
+        self._prompt_tokens = prompt_tokens
         self._delay = 1.0 / tokens_per_second
         self._closed = False
 
@@ -62,20 +71,9 @@ class DemoChatStream(_PacedStream):
     """A Chat Completions stream: role chunk, ``reasoning_content`` chunks (as llama.cpp
     sends them), content chunks, finish, usage, [DONE]."""
 
-    def __init__(
-        self,
-        model: str,
-        text: str,
-        tokens_per_second: float,
-        usage: bool,
-        prompt_tokens: int,
-        max_tokens: int | None = None,
-        thinking: str = "",
-    ):
-        super().__init__(text, tokens_per_second, max_tokens, thinking)
-        self._model = model
+    def __init__(self, *, usage: bool, **paced) -> None:
+        super().__init__(**paced)
         self._usage = usage
-        self._prompt_tokens = prompt_tokens
 
     def __iter__(self):
         base = {
@@ -116,19 +114,8 @@ class DemoResponsesStream(_PacedStream):
     text deltas, done events), the message item (item and part added, text deltas, done
     events), completed; each event numbered by ``sequence_number`` as OpenAI does."""
 
-    def __init__(
-        self,
-        model: str,
-        text: str,
-        tokens_per_second: float,
-        prompt_tokens: int,
-        instructions: str | None,
-        max_tokens: int | None = None,
-        thinking: str = "",
-    ):
-        super().__init__(text, tokens_per_second, max_tokens, thinking)
-        self._model = model
-        self._prompt_tokens = prompt_tokens
+    def __init__(self, *, instructions: str | None, **paced) -> None:
+        super().__init__(**paced)
         self._instructions = instructions
 
     def __iter__(self):

@@ -161,8 +161,9 @@ describe("Responses reasoning events", () => {
     { type: "end" },
   ];
 
-  test("summary deltas, part by part, with part.added", () => {
-    const lines = [
+  // Each way servers send two summary parts, then the answer.
+  const summaries = {
+    "summary deltas, part by part, with part.added": [
       summaryAdded(0),
       summaryDelta(0, "First "),
       summaryDelta(0, "part."),
@@ -170,28 +171,22 @@ describe("Responses reasoning events", () => {
       summaryAdded(1),
       summaryDelta(1, "Second part."),
       summaryDone(1, "Second part."),
-      answer,
-      completed,
-    ];
-    assert.deepEqual(read("responses", lines), SUMMARY);
-  });
-
-  test("summary deltas without part.added (some servers skip it)", () => {
-    const lines = [
+    ],
+    "summary deltas without part.added (some servers skip it)": [
       summaryDelta(0, "First part."),
       summaryDelta(1, "Second part."),
       summaryDone(1, "Second part."),
-      answer,
-      completed,
-    ];
-    assert.deepEqual(read("responses", lines), SUMMARY);
-  });
-
-  test("a part that comes only as .done still shows", () => {
-    const lines = [summaryDone(0, "First part."), summaryDone(1, "Second part.")];
-    lines.push(answer, completed);
-    assert.deepEqual(read("responses", lines), SUMMARY);
-  });
+    ],
+    "a part that comes only as .done still shows": [
+      summaryDone(0, "First part."),
+      summaryDone(1, "Second part."),
+    ],
+  };
+  for (const [name, reasoning] of Object.entries(summaries)) {
+    test(name, () => {
+      assert.deepEqual(read("responses", [...reasoning, answer, completed]), SUMMARY);
+    });
+  }
 
   test("reasoning_text deltas and done (raw reasoning: gpt-oss on vLLM)", () => {
     const at = { item_id: "rs_2", output_index: 0, content_index: 0 };
