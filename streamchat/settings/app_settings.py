@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from .auth import AuthSettings, load_auth_settings
 from .budgets import BudgetSetting, budget, max_tokens_field
-from .provider import REASONING_EFFORTS, REASONING_SUMMARIES, azure_base_url, optional_choice
+from .provider import ProviderSettings, load_provider_settings
 from .values import SettingsError, boolean, choice, integer, number, text
 
 DEFAULT_MODEL = "gpt-5.4-mini"
@@ -66,16 +66,13 @@ class Settings:
     token_budget: BudgetSetting | None = None
     global_token_budget: BudgetSetting | None = None
     sqlite_path: str = ""
-    reasoning_effort: str | None = None
-    reasoning_summary: str | None = None
-    azure_base_url: str | None = None  # <AZURE_OPENAI_ENDPOINT>/openai/v1/
-    azure_client_id: str | None = None
+    provider: ProviderSettings = field(default_factory=ProviderSettings)
 
     @property
     def demo(self) -> bool:
         """True when no API key and no Azure endpoint are set: the built-in offline demo
         model answers."""
-        return not self.openai_api_key and not self.azure_base_url
+        return not self.openai_api_key and not self.provider.azure_base_url
 
     def __repr__(self) -> str:
         # The key must never reach a log line or a traceback through a repr.
@@ -210,8 +207,5 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
         token_budget=budget(source, "TOKEN_BUDGET"),
         global_token_budget=budget(source, "GLOBAL_TOKEN_BUDGET"),
         sqlite_path=text(source, "SQLITE_PATH", "") or "",
-        reasoning_effort=optional_choice(source, "REASONING_EFFORT", REASONING_EFFORTS),
-        reasoning_summary=optional_choice(source, "REASONING_SUMMARY", REASONING_SUMMARIES),
-        azure_base_url=azure_base_url(source),
-        azure_client_id=text(source, "AZURE_CLIENT_ID", None),
+        provider=load_provider_settings(source),
     )

@@ -8,6 +8,7 @@ Read by ``load_settings`` (app_settings.py); kept apart so that file keeps one j
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,6 +18,26 @@ REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high")
 REASONING_SUMMARIES = ("auto", "concise", "detailed")
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 _V1_PATH = "/openai/v1"
+
+
+@dataclass(frozen=True)
+class ProviderSettings:
+    """What reasoning models are asked for, and the Azure OpenAI resource (if any)."""
+
+    reasoning_effort: str | None = None  # REASONING_EFFORT; None: not sent
+    reasoning_summary: str | None = None  # REASONING_SUMMARY; None: not sent
+    azure_base_url: str | None = None  # <AZURE_OPENAI_ENDPOINT>/openai/v1/
+    azure_client_id: str | None = None  # AZURE_CLIENT_ID
+
+
+def load_provider_settings(source: Mapping[str, Any]) -> ProviderSettings:
+    """ProviderSettings from ``source``; a bad value stops start-up with one line."""
+    return ProviderSettings(
+        reasoning_effort=optional_choice(source, "REASONING_EFFORT", REASONING_EFFORTS),
+        reasoning_summary=optional_choice(source, "REASONING_SUMMARY", REASONING_SUMMARIES),
+        azure_base_url=azure_base_url(source),
+        azure_client_id=text(source, "AZURE_CLIENT_ID", None),
+    )
 
 
 def optional_choice(source: Mapping[str, Any], name: str, allowed: tuple[str, ...]) -> str | None:

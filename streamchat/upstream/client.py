@@ -23,13 +23,14 @@ def _key_and_base_url(
     """What the client authenticates with and where it sends requests."""
     if settings.demo:
         return _DEMO_API_KEY, DEMO_BASE_URL
-    if settings.azure_base_url is None:
+    azure = settings.provider
+    if azure.azure_base_url is None:
         return settings.openai_api_key, settings.openai_base_url
     # Azure OpenAI's v1 endpoint takes a key as OpenAI's does, else an Entra ID token.
     key = settings.openai_api_key or entra_token_provider(
-        settings.azure_base_url, settings.azure_client_id, credential
+        azure.azure_base_url, azure.azure_client_id, credential
     )
-    return key, settings.azure_base_url
+    return key, azure.azure_base_url
 
 
 def build_client(

@@ -117,32 +117,34 @@ class DemoResponsesStream(_PacedStream):
     def __init__(self, *, instructions: str | None, **paced) -> None:
         super().__init__(**paced)
         self._instructions = instructions
+        self._response_id = f"resp_demo{uuid.uuid4().hex}"
+
+    def _response(self, status: str, output: list, usage: dict | None) -> dict:
+        """The response object the created, in-progress and final events carry."""
+        incomplete = {"reason": "max_output_tokens"} if status == "incomplete" else None
+        return {
+            "id": self._response_id,
+            "object": "response",
+            "created_at": int(time.time()),
+            "status": status,
+            "error": None,
+            "incomplete_details": incomplete,
+            "instructions": self._instructions,
+            "model": self._model,
+            "output": output,
+            "parallel_tool_calls": True,
+            "tool_choice": "auto",
+            "tools": [],
+            "usage": usage,
+        }
 
     def __iter__(self):
         sequence = iter(range(1_000_000))
-        response_id = f"resp_demo{uuid.uuid4().hex}"
         item_id = f"msg_demo{uuid.uuid4().hex}"
+        response = self._response
 
         def event(kind: str, **fields) -> bytes:
             return _sse({"type": kind, "sequence_number": next(sequence), **fields}, kind)
-
-        def response(status: str, output: list, usage: dict | None) -> dict:
-            incomplete = {"reason": "max_output_tokens"} if status == "incomplete" else None
-            return {
-                "id": response_id,
-                "object": "response",
-                "created_at": int(time.time()),
-                "status": status,
-                "error": None,
-                "incomplete_details": incomplete,
-                "instructions": self._instructions,
-                "model": self._model,
-                "output": output,
-                "parallel_tool_calls": True,
-                "tool_choice": "auto",
-                "tools": [],
-                "usage": usage,
-            }
 
         # With thinking, the reasoning item comes first and the message second.
         at = 1 if self._thoughts else 0

@@ -17,6 +17,7 @@ from ..relay.pacing import WriteMark
 from ..relay.protocols import UpstreamEventError
 from ..relay.source import read_body
 from ..settings import Settings
+from .reasoning import chat_reasoning_fields, responses_reasoning_fields
 from .refusals import bad_upstream_reply, from_upstream_exception
 
 
@@ -127,8 +128,7 @@ def open_chat_stream(
         # OpenAI's reasoning models take only max_completion_tokens; Ollama, llama.cpp
         # and vLLM read max_tokens. MAX_TOKENS_FIELD (auto: by host) says which.
         body[settings.max_tokens_field] = chat.max_output_tokens
-    if settings.reasoning_effort:  # REASONING_EFFORT; unset, the model's own default
-        body["reasoning_effort"] = settings.reasoning_effort
+    body.update(chat_reasoning_fields(settings.provider))
     return open_stream(client, "/chat/completions", body)
 
 
@@ -150,8 +150,5 @@ def open_responses_stream(
     }
     if chat.max_output_tokens:
         body["max_output_tokens"] = chat.max_output_tokens
-    # REASONING_EFFORT and REASONING_SUMMARY, those that are set.
-    reasoning = {"effort": settings.reasoning_effort, "summary": settings.reasoning_summary}
-    if any(reasoning.values()):
-        body["reasoning"] = {key: value for key, value in reasoning.items() if value}
+    body.update(responses_reasoning_fields(settings.provider))
     return open_stream(client, "/responses", body)

@@ -137,8 +137,8 @@ def test_without_azure_identity_start_up_says_what_to_install(upstream, tmp_path
 )
 def test_the_endpoint_gives_the_v1_base_url(endpoint, base_url):
     settings = load_settings({"AZURE_OPENAI_ENDPOINT": endpoint, "AZURE_CLIENT_ID": "abc"})
-    assert settings.azure_base_url == base_url
-    assert settings.azure_client_id == "abc"
+    assert settings.provider.azure_base_url == base_url
+    assert settings.provider.azure_client_id == "abc"
     assert not settings.demo
 
 
