@@ -62,11 +62,13 @@ def _build_runtime(app: Flask, settings, client) -> tuple[Runtime, SharedState]:
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app. ``config`` overrides environment settings by name, and may carry
-    ``OPENAI_CLIENT`` (a ready client) or ``OPENAI_HTTP_CLIENT`` (an httpx2.Client for
-    the SDK, e.g. with a MockTransport in tests)."""
+    ``OPENAI_CLIENT`` (a ready client), ``OPENAI_HTTP_CLIENT`` (an httpx2.Client for
+    the SDK, e.g. with a MockTransport in tests) or ``AZURE_CREDENTIAL`` (an
+    azure-identity credential in place of DefaultAzureCredential, e.g. a fake one)."""
     config = dict(config or {})
     client = config.pop("OPENAI_CLIENT", None)
     http_client = config.pop("OPENAI_HTTP_CLIENT", None)
+    credential = config.pop("AZURE_CREDENTIAL", None)
     settings = load_settings(config)
 
     # Static URLs carry a digest of static/ (/static/<version>/...), so they can be cached
@@ -78,7 +80,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         # A request for any other Host gets 400 before any work (DNS rebinding).
         app.config["TRUSTED_HOSTS"] = list(settings.allowed_hosts)
     app.config["TESTING"] = bool(config.get("TESTING", False))
-    runtime, state = _build_runtime(app, settings, client or build_client(settings, http_client))
+    runtime, state = _build_runtime(
+        app, settings, client or build_client(settings, http_client, credential)
+    )
     install_runtime(app, runtime)
     install_static_files(app, version)  # before ProxyFix: that one stays outermost
     if settings.trusted_proxy_count:

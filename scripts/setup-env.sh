@@ -29,6 +29,15 @@ setup_python() {
   fi
 }
 
+# Usage: setup_azure (after setup_python requirements.txt). Azure OpenAI with Microsoft
+# Entra ID needs azure-identity: installed only when AZURE_OPENAI_ENDPOINT is set, in the
+# environment or in .env (which the app reads).
+setup_azure() {
+  if [ -n "${AZURE_OPENAI_ENDPOINT:-}" ] || grep -Eqs '^[[:space:]]*AZURE_OPENAI_ENDPOINT=[^[:space:]#]' .env; then
+    setup_python requirements-azure.txt
+  fi
+}
+
 # Usage: setup_node. Installs package-lock.json's pins (only when the lock changes), then
 # copies the page's browser libraries into static/vendor/ (git-ignored, served by WhiteNoise).
 setup_node() {

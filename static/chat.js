@@ -5,9 +5,12 @@
 // draws the saved conversations once the markdown libraries are in. The modules:
 //   wire.js        NDJSON body → page events, per API; streamReply (no DOM: Node tests it)
 //   sse.js         the same from an SSE body, when STREAM_FORMAT=sse (wire.js imports it)
+//   reasoning.js   a reasoning model's thinking told apart from its answer (no DOM either)
 //   markdown.js    marked + DOMPurify + highlight.js from static/vendor/
 //   storage.js     conversations in localStorage, merged with other tabs' on save
 //   view.js        drawing the sidebar, the conversation, the status line
+//   message.js     one message as a list item (view.js draws the list with it)
+//   thinking.js    a reply's thinking in a <details> above it, live while it streams
 //   budget.js      token budget figures and refusal notes in words (no DOM: Node tests it)
 //   budgetview.js  the budget line near the header, fetched from /api/budget
 //   controller.js  send, stream, stop, regenerate, switch, delete

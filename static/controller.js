@@ -8,9 +8,11 @@
 
 import { renderStreaming } from "./markdown.js";
 import { newId, titleFrom } from "./storage.js";
+import { LiveThinking } from "./thinking.js";
 import { streamReply } from "./wire.js";
 
-/** What the server gets: role and content only; failed empty replies are left out. */
+/** What the server gets: role and content only (never a reply's reasoning: DeepSeek
+ * refuses a request that carries it); failed empty replies are left out. */
 function wireMessages(messages) {
   return messages
     .filter((m) => m.role === "user" || m.content)
@@ -90,6 +92,7 @@ export class Controller {
     view.scrollToEnd(true);
     live.content = els.conversation.lastElementChild.querySelector(".content");
     live.content.setAttribute("aria-busy", "true"); // announce the reply once, when complete
+    live.thinking = new LiveThinking(message, live.content);
     view.showStatus("sending");
 
     const result = await streamReply({
@@ -103,7 +106,13 @@ export class Controller {
         if (this.budget) this.budget.admitted(response.headers);
       },
       onText: (text) => {
+        live.thinking.answerStarted();
         message.content += text;
+        this.scheduleRender();
+        this.saveSoon();
+      },
+      onReasoning: (text) => {
+        live.thinking.add(text);
         this.scheduleRender();
         this.saveSoon();
       },
@@ -113,6 +122,7 @@ export class Controller {
     });
 
     if (live.frame) cancelAnimationFrame(live.frame);
+    live.thinking.end();
     message.state = result.outcome;
     if (result.outcome === "stopped") message.note = "Stopped.";
     else if (result.message) message.note = result.message;
@@ -124,7 +134,8 @@ export class Controller {
     // Only redraw if the user is still looking at this conversation.
     if (store.activeId === conversation.id) {
       const follow = view.nearEnd();
-      view.refreshMessage(conversation.messages.indexOf(message));
+      const thoughtsOpen = live.thinking.isOpen(); // the reader opened it: leave it open
+      view.refreshMessage(conversation.messages.indexOf(message), { thoughtsOpen });
       view.scrollToEnd(follow);
       view.showStatus(result.outcome);
     } else {
@@ -141,6 +152,7 @@ export class Controller {
       if (!live) return;
       live.frame = 0;
       const follow = view.nearEnd();
+      live.thinking.render();
       renderStreaming(live);
       if (follow) view.scrollToEnd(true);
     });

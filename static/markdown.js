@@ -3,9 +3,10 @@
 // marked, DOMPurify and highlight.js come from static/vendor/ (our own origin), loaded by
 // loadVendor(); until they arrive, or without them, replies are shown as plain text.
 // The libraries live in a private object of this module: other modules ask
-// markdownReady() rather than read it. Imported by view.js (renderContent),
-// controller.js (renderStreaming), controls.js (copyText) and chat.js (loadVendor,
-// markdownReady); the browser tests import renderContent and renderStreaming directly.
+// markdownReady() rather than read it. Imported by message.js (renderContent),
+// controller.js (renderStreaming), thinking.js (both), controls.js (copyText) and chat.js
+// (loadVendor, markdownReady); the browser tests import renderContent and renderStreaming
+// directly.
 
 // Filled by loadVendor(). Without marked and DOMPurify the page shows plain text.
 const vendor = { marked: null, purify: null, hljs: null };

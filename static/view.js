@@ -5,7 +5,7 @@
 // `state.live` (the reply streaming, owned by the controller). Created by chat.js; used
 // by controller.js, edit.js and controls.js through that instance.
 
-import { renderContent } from "./markdown.js";
+import { messageElement } from "./message.js";
 
 const STATUS_TEXT = {
   ready: "Ready",
@@ -127,13 +127,18 @@ export class View {
     this.setBusy(Boolean(this.state.live));
   }
 
-  /** Redraw one message (a reply that just ended, an edit cancelled) in place. */
-  refreshMessage(index) {
+  /**
+   * Redraw one message (a reply that just ended, an edit cancelled) in place.
+   * @param {number} index
+   * @param {{thoughtsOpen?: boolean}} [options] keep a reply's thinking open
+   */
+  refreshMessage(index, options) {
     const old = this.els.conversation.querySelector(`li[data-index="${index}"]`);
     const conversation = this.store.active();
     if (!old || !conversation) return;
     const messages = conversation.messages;
-    const item = messageElement(messages[index], index, index === messages.length - 1);
+    const isLast = index === messages.length - 1;
+    const item = messageElement(messages[index], index, isLast, options);
     this.itemMessage.set(item, messages[index]);
     old.replaceWith(item);
     this.setBusy(Boolean(this.state.live));
@@ -232,65 +237,4 @@ export class View {
       button.disabled = busy;
     }
   }
-}
-
-function actionButton(action, text, label) {
-  const button = document.createElement("button");
-  button.type = "button";
-  button.dataset.action = action;
-  button.textContent = text;
-  button.setAttribute("aria-label", label);
-  return button;
-}
-
-/** One message as a list item. */
-function messageElement(message, index, isLast) {
-  const item = document.createElement("li");
-  item.className = `message ${message.role}`;
-  item.dataset.index = String(index);
-  const who = document.createElement("span");
-  who.className = "visually-hidden";
-  who.textContent = message.role === "user" ? "You said:" : "Assistant:";
-  const content = document.createElement("div");
-  content.className = "content";
-  if (message.role === "user") {
-    content.classList.add("plain");
-    content.textContent = message.content;
-  } else {
-    renderContent(content, message.content);
-  }
-  item.append(who, content);
-  if (message.note) {
-    const note = document.createElement("p");
-    note.className = message.state === "stopped" ? "note" : "note error";
-    note.textContent = message.note;
-    item.append(note);
-  }
-  if (message.usage) item.append(usageElement(message.usage));
-  // A reply still streaming gets its actions when it ends (the item is redrawn then).
-  if (message.state === "streaming") return item;
-  const actions = document.createElement("div");
-  actions.className = "actions";
-  if (message.role === "user") {
-    actions.append(actionButton("edit", "Edit", "Edit message"));
-  } else {
-    if (message.content) actions.append(actionButton("copy", "Copy", "Copy reply"));
-    if (isLast) actions.append(actionButton("regenerate", "Regenerate", "Regenerate reply"));
-  }
-  item.append(actions);
-  return item;
-}
-
-function usageElement(usage) {
-  const meta = document.createElement("p");
-  meta.className = "usage";
-  const part = (n, what) => (Number.isFinite(n) ? `${n} ${what}` : null);
-  meta.textContent = `Tokens: ${[
-    part(usage.input, "in"),
-    part(usage.output, "out"),
-    part(usage.total, "total"),
-  ]
-    .filter(Boolean)
-    .join(" · ")}`;
-  return meta;
 }

@@ -4,9 +4,10 @@
 // No DOM here, on purpose: Node imports this file as it is (tests/node/wire.test.mjs),
 // so everything below runs on the same fetch, ReadableStream and TextDecoder the
 // browser has. Imported by controller.js (streamReply) and by the tests (all exports);
-// imports budget.js for the words of a budget refusal.
+// imports budget.js for the words of a budget refusal, reasoning.js for the thinking.
 
 import { refusalMessage } from "./budget.js";
+import { ResponsesReasoning, ThinkSplitter, chatReasoning, reasoningTokens } from "./reasoning.js";
 import { readSse } from "./sse.js";
 
 /**
@@ -44,22 +45,32 @@ export async function* readNdjson(body) {
 const LENGTH_LIMIT = "The reply reached the model's length limit.";
 const CONTENT_FILTER = "The provider's content filter ended the reply.";
 
+/** What an adapter remembers across one stream's lines (readState() makes a fresh one). */
+export function readState() {
+  return { think: new ThinkSplitter(), responses: new ResponsesReasoning() };
+}
+
 /**
- * One adapter per API. `events(line)` turns one parsed line into page events:
- *   {type: "text", text} · {type: "usage", usage: {input, output, total}}
+ * One adapter per API. `events(line, state)` turns one parsed line into page events:
+ *   {type: "text", text} · {type: "reasoning", text} (the model's thinking)
+ *   {type: "usage", usage: {input, output, total, reasoning?}}
  *   {type: "end"} (finished normally) · {type: "incomplete", message} · {type: "error", message}
- * A body that ends without "end", "incomplete" or "error" was cut off.
+ * `state` is the stream's readState(): answer text that opens with <think> is split
+ * across lines. A body that ends without "end", "incomplete" or "error" was cut off.
  */
 export const ADAPTERS = {
   chat: {
     endpoint: "/api/chat",
-    events(line) {
+    events(line, state = readState()) {
       // In-band failure after the start: {"choices": [], "error": {...}}.
       if (line.error) return [{ type: "error", message: line.error.message }];
       const out = [];
       for (const choice of line.choices || []) {
-        const text = choice.delta && choice.delta.content;
-        if (text) out.push({ type: "text", text });
+        const delta = choice.delta || {};
+        const thought = chatReasoning(delta);
+        if (thought) out.push({ type: "reasoning", text: thought });
+        if (delta.content) out.push(...state.think.push(delta.content));
+        if (choice.finish_reason) out.push(...state.think.flush());
         if (choice.finish_reason === "length") {
           out.push({ type: "incomplete", message: LENGTH_LIMIT });
         } else if (choice.finish_reason === "content_filter") {
@@ -70,28 +81,29 @@ export const ADAPTERS = {
       }
       // The usage chunk has "choices": [] and comes after the finish chunk.
       const u = line.usage;
-      if (u) out.push(usageEvent(u.prompt_tokens, u.completion_tokens, u.total_tokens));
+      if (u) out.push(usageEvent(u, u.prompt_tokens, u.completion_tokens));
       return out;
     },
   },
   responses: {
     endpoint: "/api/responses",
-    events(line) {
+    events(line, state = readState()) {
       const response = line.response || {};
       const u = response.usage;
-      const usage = u ? [usageEvent(u.input_tokens, u.output_tokens, u.total_tokens)] : [];
+      const usage = u ? [usageEvent(u, u.input_tokens, u.output_tokens)] : [];
+      if (ResponsesReasoning.handles(line.type)) return state.responses.events(line);
       switch (line.type) {
         case "response.output_text.delta":
-          return line.delta ? [{ type: "text", text: line.delta }] : [];
+          return line.delta ? state.think.push(line.delta) : [];
         case "response.completed":
-          return [...usage, { type: "end" }];
+          return [...state.think.flush(), ...usage, { type: "end" }];
         case "response.incomplete": {
           const reason = response.incomplete_details && response.incomplete_details.reason;
           const message =
             reason === "max_output_tokens"
               ? LENGTH_LIMIT
               : `The reply is incomplete${reason ? ` (${reason})` : ""}.`;
-          return [...usage, { type: "incomplete", message }];
+          return [...state.think.flush(), ...usage, { type: "incomplete", message }];
         }
         case "response.failed":
           return [{ type: "error", message: response.error && response.error.message }];
@@ -104,8 +116,11 @@ export const ADAPTERS = {
   },
 };
 
-function usageEvent(input, output, total) {
-  return { type: "usage", usage: { input, output, total } };
+function usageEvent(u, input, output) {
+  const usage = { input, output, total: u.total_tokens };
+  const reasoning = reasoningTokens(u);
+  if (reasoning !== undefined) usage.reasoning = reasoning;
+  return { type: "usage", usage };
 }
 
 /**
@@ -143,8 +158,9 @@ export const FORMATS = {
 };
 
 /**
- * Stream one reply. Calls onText(delta) and onUsage(usage) as lines arrive; resolves to
- * {outcome, message} with outcome one of done, incomplete, cut off, error, stopped.
+ * Stream one reply. Calls onText(delta), onReasoning(delta) and onUsage(usage) as lines
+ * arrive; resolves to {outcome, message} with outcome one of done, incomplete, cut off,
+ * error, stopped.
  * It never rejects: every failure is an outcome the page can show.
  * @param {object} options
  * @param {"chat"|"responses"} options.api which adapter (and endpoint) to use
@@ -154,7 +170,8 @@ export const FORMATS = {
  * @param {AbortSignal} options.signal aborting it makes the outcome "stopped"
  * @param {(response: Response) => void} [options.onOpen] the server accepted the request
  *   (its headers: X-Token-Budget-Remaining)
- * @param {(text: string) => void} [options.onText]
+ * @param {(text: string) => void} [options.onText] the answer
+ * @param {(text: string) => void} [options.onReasoning] the model's thinking, apart
  * @param {(usage: {input: number, output: number, total: number}) => void} [options.onUsage]
  * @param {typeof fetch} [options.fetch] the fetch to use (tests pass a fake one)
  * @returns {Promise<{outcome: string, message?: string}>}
@@ -167,6 +184,7 @@ export async function streamReply({
   signal,
   onOpen = ignore,
   onText = ignore,
+  onReasoning = ignore,
   onUsage = ignore,
   fetch: send = (...args) => fetch(...args),
 }) {
@@ -174,6 +192,7 @@ export async function streamReply({
   const framing = FORMATS[format] || FORMATS.ndjson;
   const body = { messages };
   if (model) body.model = model;
+  const state = readState();
   let ended = false;
   try {
     const response = await send(adapter.endpoint, {
@@ -185,8 +204,9 @@ export async function streamReply({
     if (!response.ok) return { outcome: "error", message: await errorText(response) };
     onOpen(response);
     for await (const line of framing.read(response.body)) {
-      for (const event of adapter.events(line)) {
+      for (const event of adapter.events(line, state)) {
         if (event.type === "text") onText(event.text);
+        else if (event.type === "reasoning") onReasoning(event.text);
         else if (event.type === "usage") onUsage(event.usage);
         else if (event.type === "error") {
           return { outcome: "error", message: event.message || "The reply failed." };
@@ -196,6 +216,10 @@ export async function streamReply({
           ended = true; // keep reading: the usage line comes after the finish line
         }
       }
+    }
+    // Cut off: a few held characters that might have been a tag are still what came.
+    for (const event of state.think.flush()) {
+      (event.type === "text" ? onText : onReasoning)(event.text);
     }
     if (ended) return { outcome: "done" };
     return { outcome: "cut off", message: "The reply was cut off before it finished." };

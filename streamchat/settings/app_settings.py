@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from .auth import AuthSettings, load_auth_settings
 from .budgets import BudgetSetting, budget
+from .provider import ProviderSettings, load_provider_settings
 from .runs import RunSettings, load_run_settings
 from .storage import ratelimit_storage_uri, redis_url
 from .upstream import max_tokens_field
@@ -69,11 +70,13 @@ class Settings:
     global_token_budget: BudgetSetting | None = None
     sqlite_path: str = ""
     runs: RunSettings = field(default_factory=RunSettings)
+    provider: ProviderSettings = field(default_factory=ProviderSettings)
 
     @property
     def demo(self) -> bool:
-        """True when no API key is set: the built-in offline demo model answers."""
-        return not self.openai_api_key
+        """True when no API key and no Azure endpoint are set: the built-in offline demo
+        model answers."""
+        return not self.openai_api_key and not self.provider.azure_base_url
 
     def __repr__(self) -> str:
         # The key must never reach a log line or a traceback through a repr.
@@ -140,16 +143,20 @@ def _base_url(source: Mapping[str, Any]) -> str | None:
     return raw
 
 
+def _models(source: Mapping[str, Any]) -> tuple[str, tuple[str, ...]]:
+    """OPENAI_MODEL, and every model a request may choose (OPENAI_MODELS)."""
+    model = text(source, "OPENAI_MODEL", DEFAULT_MODEL)
+    listed = [m.strip() for m in str(source.get("OPENAI_MODELS") or "").split(",") if m.strip()]
+    # The default model is always allowed and always first, so the picker opens on it.
+    return model, tuple(dict.fromkeys([model, *listed]))
+
+
 def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
     """Build Settings from the environment, with ``overrides`` (same names) taking precedence."""
     source: dict[str, Any] = dict(os.environ)
     source.update(overrides or {})
 
-    model = text(source, "OPENAI_MODEL", DEFAULT_MODEL)
-    listed = [m.strip() for m in str(source.get("OPENAI_MODELS") or "").split(",") if m.strip()]
-    # The default model is always allowed and always first, so the picker opens on it.
-    models = tuple(dict.fromkeys([model, *listed]))
-
+    model, models = _models(source)
     return Settings(
         openai_api_key=text(source, "OPENAI_API_KEY", None),
         openai_base_url=_base_url(source),
@@ -199,4 +206,5 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
         global_token_budget=budget(source, "GLOBAL_TOKEN_BUDGET"),
         sqlite_path=text(source, "SQLITE_PATH", "") or "",
         runs=load_run_settings(source),
+        provider=load_provider_settings(source),
     )

@@ -1,23 +1,22 @@
 """The built-in offline demo model: an httpx2 transport that speaks OpenAI's streaming SSE.
 
 It is handed to the real SDK client when no API key is set, so a first run works
-anywhere and exercises the whole path except the network hop.
+anywhere and exercises the whole path except the network hop. Like a reasoning model it
+thinks briefly before it answers (``reasoning_content`` deltas on Chat Completions, a
+reasoning summary on the Responses API), so the page's thinking view shows offline too;
+a request with reasoning effort ``none`` gets no thinking.
 """
 
 from __future__ import annotations
 
 import json
-import re
-import time
-import uuid
 
 import httpx2
 
 from ..settings import DEFAULT_MODEL
+from .demo_streams import DemoChatStream, DemoResponsesStream
 
 DEMO_BASE_URL = "http://demo-model.invalid/v1"
-_TOKEN = re.compile(r"\s*\S+")
-_FIRST_TOKEN_DELAY = 0.15  # a real model takes a moment before its first token
 
 
 def demo_reply(question: str) -> str:
@@ -41,160 +40,15 @@ def demo_reply(question: str) -> str:
     )
 
 
-def _sse(payload: dict, event: str | None = None) -> bytes:
-    head = f"event: {event}\n".encode() if event else b""
-    return head + b"data: " + json.dumps(payload, separators=(",", ":")).encode() + b"\n\n"
-
-
-class _PacedStream(httpx2.SyncByteStream):
-    """An SSE body that yields its events one by one, paced like a real model."""
-
-    def __init__(self, text: str, tokens_per_second: float, max_tokens: int | None) -> None:
-        tokens = _TOKEN.findall(text)
-        # Like a real model, stop at the cap the request set and say so.
-        self.truncated = bool(max_tokens) and len(tokens) > max_tokens
-        self._tokens = tokens[:max_tokens] if self.truncated else tokens
-        self._text = "".join(self._tokens)
-        self._delay = 1.0 / tokens_per_second
-        self._closed = False
-
-    def _paced_tokens(self):
-        time.sleep(_FIRST_TOKEN_DELAY)
-        for index, token in enumerate(self._tokens):
-            if self._closed:
-                return
-            if index:
-                time.sleep(self._delay)
-            yield token
-
-    def close(self) -> None:
-        self._closed = True
-
-
-class DemoChatStream(_PacedStream):
-    """A Chat Completions stream: role chunk, content chunks, finish, usage, [DONE]."""
-
-    def __init__(
-        self,
-        model: str,
-        text: str,
-        tokens_per_second: float,
-        usage: bool,
-        prompt_tokens: int,
-        max_tokens: int | None = None,
-    ):
-        super().__init__(text, tokens_per_second, max_tokens)
-        self._model = model
-        self._usage = usage
-        self._prompt_tokens = prompt_tokens
-
-    def __iter__(self):
-        base = {
-            "id": f"chatcmpl-demo-{uuid.uuid4().hex[:24]}",
-            "object": "chat.completion.chunk",
-            "created": int(time.time()),
-            "model": self._model,
-            "system_fingerprint": "streamchat-demo",
-        }
-
-        def chunk(delta: dict, finish: str | None = None) -> bytes:
-            choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
-            return _sse({**base, "choices": [choice]})
-
-        first = True
-        for token in self._paced_tokens():
-            if first:
-                yield chunk({"role": "assistant", "content": ""})
-                first = False
-            yield chunk({"content": token})
-        if self._closed:
-            return
-        yield chunk({}, "length" if self.truncated else "stop")
-        if self._usage:
-            completion = len(self._tokens)
-            usage = {
-                "prompt_tokens": self._prompt_tokens,
-                "completion_tokens": completion,
-                "total_tokens": self._prompt_tokens + completion,
-            }
-            yield _sse({**base, "choices": [], "usage": usage})
-        yield b"data: [DONE]\n\n"
-
-
-class DemoResponsesStream(_PacedStream):
-    """A Responses API stream: created, item and part added, text deltas, done events,
-    completed; each event numbered by ``sequence_number`` as OpenAI does."""
-
-    def __init__(
-        self,
-        model: str,
-        text: str,
-        tokens_per_second: float,
-        prompt_tokens: int,
-        instructions: str | None,
-        max_tokens: int | None = None,
-    ):
-        super().__init__(text, tokens_per_second, max_tokens)
-        self._model = model
-        self._prompt_tokens = prompt_tokens
-        self._instructions = instructions
-
-    def __iter__(self):
-        sequence = iter(range(1_000_000))
-        response_id = f"resp_demo{uuid.uuid4().hex}"
-        item_id = f"msg_demo{uuid.uuid4().hex}"
-
-        def event(kind: str, **fields) -> bytes:
-            return _sse({"type": kind, "sequence_number": next(sequence), **fields}, kind)
-
-        def response(status: str, output: list, usage: dict | None) -> dict:
-            incomplete = {"reason": "max_output_tokens"} if status == "incomplete" else None
-            return {
-                "id": response_id,
-                "object": "response",
-                "created_at": int(time.time()),
-                "status": status,
-                "error": None,
-                "incomplete_details": incomplete,
-                "instructions": self._instructions,
-                "model": self._model,
-                "output": output,
-                "parallel_tool_calls": True,
-                "tool_choice": "auto",
-                "tools": [],
-                "usage": usage,
-            }
-
-        where = {"item_id": item_id, "output_index": 0, "content_index": 0}
-        empty_part = {"type": "output_text", "text": "", "annotations": []}
-        message = {"id": item_id, "type": "message", "role": "assistant"}
-        yield event("response.created", response=response("in_progress", [], None))
-        yield event("response.in_progress", response=response("in_progress", [], None))
-        first = True
-        for token in self._paced_tokens():
-            if first:
-                added = {**message, "status": "in_progress", "content": []}
-                yield event("response.output_item.added", output_index=0, item=added)
-                yield event("response.content_part.added", **where, part=empty_part)
-                first = False
-            yield event("response.output_text.delta", **where, delta=token, logprobs=[])
-        if self._closed:
-            return
-        part = {**empty_part, "text": self._text}
-        status = "incomplete" if self.truncated else "completed"
-        done = {**message, "status": status, "content": [part]}
-        yield event("response.output_text.done", **where, text=self._text, logprobs=[])
-        yield event("response.content_part.done", **where, part=part)
-        yield event("response.output_item.done", output_index=0, item=done)
-        completion = len(self._tokens)
-        usage = {
-            "input_tokens": self._prompt_tokens,
-            "input_tokens_details": {"cached_tokens": 0},
-            "output_tokens": completion,
-            "output_tokens_details": {"reasoning_tokens": 0},
-            "total_tokens": self._prompt_tokens + completion,
-        }
-        yield event(f"response.{status}", response=response(status, [done], usage))
+def demo_thinking(question: str) -> str:
+    """What the demo model "thinks" before it answers: short, and true to what it does."""
+    asked = " ".join(question.split())[:80]
+    heard = f'I was asked "{asked}".' if asked else "I was sent an empty message."
+    return (
+        f"{heard} No `OPENAI_API_KEY` is set, so I am the built-in demo "
+        "model and cannot really answer it. I will say so plainly, quote the question back, "
+        "and show how to connect a real model."
+    )
 
 
 def _last_user_text(messages: list) -> str:
@@ -202,6 +56,11 @@ def _last_user_text(messages: list) -> str:
         if isinstance(message, dict) and message.get("role") == "user":
             return str(message.get("content") or "")
     return ""
+
+
+def _thinking(question: str, effort: object) -> str:
+    # REASONING_EFFORT=none asks a reasoning model not to think: nor does the demo.
+    return "" if effort == "none" else demo_thinking(question)
 
 
 def _prompt_tokens(messages: list, extra: str = "") -> int:
@@ -224,9 +83,11 @@ class DemoTransport(httpx2.BaseTransport):
         if request.method == "POST" and path.endswith("/chat/completions"):
             body = json.loads(request.read())
             messages = body.get("messages") or []
+            question = _last_user_text(messages)
             stream = DemoChatStream(
                 model=body.get("model", "demo"),
-                text=demo_reply(_last_user_text(messages)),
+                text=demo_reply(question),
+                thinking=_thinking(question, body.get("reasoning_effort")),
                 tokens_per_second=self._tokens_per_second,
                 usage=bool((body.get("stream_options") or {}).get("include_usage")),
                 prompt_tokens=_prompt_tokens(messages),
@@ -236,9 +97,11 @@ class DemoTransport(httpx2.BaseTransport):
             body = json.loads(request.read())
             messages = body.get("input") or []
             instructions = body.get("instructions")
+            question = _last_user_text(messages)
             stream = DemoResponsesStream(
                 model=body.get("model", "demo"),
-                text=demo_reply(_last_user_text(messages)),
+                text=demo_reply(question),
+                thinking=_thinking(question, (body.get("reasoning") or {}).get("effort")),
                 tokens_per_second=self._tokens_per_second,
                 prompt_tokens=_prompt_tokens(messages, instructions or ""),
                 instructions=instructions,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..settings import Settings
+from .reasoning import chat_reasoning_fields, responses_reasoning_fields
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ def chat_completions_body(chat: ChatRequest, settings: Settings) -> dict:
         # OpenAI's reasoning models take only max_completion_tokens; Ollama, llama.cpp
         # and vLLM read max_tokens. MAX_TOKENS_FIELD (auto: by host) says which.
         body[settings.max_tokens_field] = chat.max_output_tokens
+    body.update(chat_reasoning_fields(settings.provider))
     return body
 
 
@@ -44,4 +46,5 @@ def responses_body(chat: ChatRequest, settings: Settings) -> dict:
     }
     if chat.max_output_tokens:
         body["max_output_tokens"] = chat.max_output_tokens
+    body.update(responses_reasoning_fields(settings.provider))
     return body

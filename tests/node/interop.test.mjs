@@ -135,7 +135,11 @@ describe("ResponseStream.fromReadableStream reads /api/responses", () => {
     assert.match(outputText(final), /offline demo model/);
     assert.ok(deltas.length > 50, `only ${deltas.length} deltas`);
     assert.ok(spread(deltas) > 300, `all deltas within ${spread(deltas)} ms`);
-    assert.equal(final.usage.output_tokens, deltas.length);
+    // It thought first (a reasoning summary): those tokens are output tokens too.
+    const thought = final.usage.output_tokens_details.reasoning_tokens;
+    assert.ok(thought > 0, "no reasoning tokens");
+    assert.equal(final.usage.output_tokens, deltas.length + thought);
+    assert.equal(final.output[0].type, "reasoning");
     // response.created comes at once; the 150 ms wait for the first token is heartbeats.
     const lines = await raw;
     const firstDelta = lines.findIndex((line) => line.includes("output_text.delta"));

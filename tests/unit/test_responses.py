@@ -128,12 +128,18 @@ def demo_sdk_client() -> openai.OpenAI:
 def test_demo_responses_stream_is_accepted_by_the_sdks_own_accumulator():
     messages = chat_body("Say hi")["messages"]
     with demo_sdk_client().responses.stream(model="m", input=messages, instructions="x") as s:
-        deltas = [e.delta for e in s if e.type == "response.output_text.delta"]
+        events = list(s)
         final = s.get_final_response()
+    deltas = [e.delta for e in events if e.type == "response.output_text.delta"]
+    thoughts = [e.delta for e in events if e.type == "response.reasoning_summary_text.delta"]
     assert final.status == "completed"
     assert final.output_text == "".join(deltas)
     assert "offline demo model" in final.output_text
-    assert final.usage.output_tokens == len(deltas)
+    # It thought first: a reasoning item with its summary, counted in the output tokens.
+    assert final.output[0].type == "reasoning"
+    assert final.output[0].summary[0].text == "".join(thoughts) != ""
+    assert final.usage.output_tokens == len(deltas) + len(thoughts)
+    assert final.usage.output_tokens_details.reasoning_tokens == len(thoughts)
 
 
 def test_demo_chat_stream_is_accepted_by_the_sdks_own_accumulator():
@@ -153,7 +159,7 @@ def test_demo_responses_events_are_numbered_in_order(client):
     assert events[0]["response"]["output"] == []
     assert events[-1]["type"] == "response.completed"
     text = "".join(e["delta"] for e in events if e["type"] == "response.output_text.delta")
-    assert events[-1]["response"]["output"][0]["content"][0]["text"] == text
+    assert events[-1]["response"]["output"][-1]["content"][0]["text"] == text
 
 
 def test_page_is_told_which_api_to_use(make_app):
