@@ -124,3 +124,11 @@ class RssSampler:
         while True:
             await asyncio.sleep(self.period_s)
             self._sample()
+
+
+def relay_and_harness_cores() -> tuple[int, int, str | None]:
+    """(relay core, harness core, warning): two different cores when there are two."""
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) >= 2:
+        return cores[0], cores[1], None
+    return cores[0], cores[0], "only one core: relay and harness share it; figures are suspect"

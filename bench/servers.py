@@ -71,8 +71,11 @@ def _gevent_gunicorn(app: str, port: int, env: dict[str, str]) -> Launch:
     return Launch(argv, env, ROOT / "bench")
 
 
-def launch_for(variant: str, port: int, upstream_port: int, max_streams: int) -> Launch:
-    """The command line of ``variant`` listening on ``port``, relaying to ``upstream_port``."""
+def launch_for(
+    variant: str, port: int, upstream_port: int, max_streams: int, app_root: Path = ROOT
+) -> Launch:
+    """The command line of ``variant`` listening on ``port``, relaying to ``upstream_port``;
+    the app variant runs from ``app_root`` (another checkout, say)."""
     base_url = f"http://127.0.0.1:{upstream_port}/v1"
     if variant == "app":
         # Exactly the Procfile's command, configured the way a platform would: by env.
@@ -89,7 +92,7 @@ def launch_for(variant: str, port: int, upstream_port: int, max_streams: int) ->
             "PYTHON_DOTENV_DISABLED": "1",
         }
         argv = [str(VENV_BIN / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"]
-        return Launch(argv, env, ROOT)
+        return Launch(argv, env, app_root)
     if variant == "naive":
         env = {
             "OPENAI_API_KEY": PLACEHOLDER_API_KEY,
@@ -119,6 +122,16 @@ def _pin_and_tie_to_parent(core: int):
             libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
     return prepare
+
+
+# Every server started and not yet killed: whatever the way out, none is left behind.
+RUNNING: set[RelayServer] = set()
+
+
+def kill_all() -> None:
+    """Last-resort cleanup: SIGKILL every server still running."""
+    for server in list(RUNNING):
+        server.kill()
 
 
 class RelayServer:
@@ -151,18 +164,19 @@ class RelayServer:
                 start_new_session=True,
                 preexec_fn=_pin_and_tie_to_parent(self.core),
             )
+        RUNNING.add(self)
 
-    async def wait_ready(self, timeout_s: float = 30.0) -> None:
+    async def wait_ready(self, timeout_s: float = 30.0, answer_s: float = 2.0) -> None:
         """Return once the server answers HTTP; raise if it exits or takes too long.
 
         A real request, not a TCP connect: gunicorn's master listens before its worker
-        has imported the app.
+        has imported the app. Each try waits ``answer_s`` for the answer.
         """
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.variant} exited with {self.process.returncode}")
-            if await http_ready(self.port):
+            if await http_ready(self.port, min(answer_s, max(0.1, deadline - time.monotonic()))):
                 return
             await asyncio.sleep(0.05)
         raise RuntimeError(f"{self.variant} did not answer within {timeout_s:.0f} s")
@@ -187,6 +201,7 @@ class RelayServer:
             os.killpg(self.process.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=5)
+        RUNNING.discard(self)
 
     def log_tail(self, lines: int = 20) -> str:
         """The last lines of the server's output, for error reports."""

@@ -1,8 +1,9 @@
-"""Smoke test of the benchmark: a tiny run of every variant, checked through bench.json.
+"""Smoke tests of the benchmark's scenarios: tiny runs, checked through their JSON.
 
-It checks that the harness measures what it claims (every chunk delivered and counted,
-delays and CPU sane, the report files written), not how fast anything is; and that its
-hand-written HTTP pieces cope with reads split anywhere.
+They check that the harness measures what it claims (every chunk delivered and counted,
+delays and CPU sane, the report files written), not how fast anything is; that the one
+entry picks the right scenario; and that its hand-written HTTP pieces cope with reads
+split anywhere.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import sys
 
 import pytest
 
+from bench.__main__ import parse_args
 from bench.floor import NdjsonFromSse
 from bench.http1 import LAST_CHUNK, ChunkedDecoder, frame_chunk
 from bench.loadgen import StreamResult, _StreamClient
@@ -25,21 +27,41 @@ N_VALUES = (1, 5)
 TOKENS = 20
 
 
+def _bench(*args: str, timeout: float = 150) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "bench", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_no_scenario_named_means_relay():
+    assert parse_args([]).scenario == "relay"
+    quick = parse_args(["--quick"])
+    assert (quick.scenario, quick.n, quick.tokens) == ("relay", [1, 20], 40)
+    assert parse_args(["relay"]).n == [1, 100, 200, 500]
+    memory = parse_args(["memory"])
+    assert (memory.variants, memory.n, memory.repeat) == (["app"], [200], 3)
+
+
 @pytest.mark.server  # runs bench/ in a subprocess
-def test_quick_benchmark_run(tmp_path, report):
+@pytest.mark.timeout(180)  # a disturbed run is run again: slow on a busy machine
+def test_quick_relay_run(tmp_path, report):
     out = tmp_path / "results"
     command = [
-        sys.executable, "-m", "bench.run", "--quick",
+        "relay", "--quick",
         "--n", ",".join(map(str, N_VALUES)), "--tokens", str(TOKENS), "--interval-ms", "10",
         "--admission-capacity", "3", "--out", str(out),
         # The plot needs the bench extra (requirements-bench.txt), which the test install
         # leaves out; ./scripts/bench draws it.
         "--no-plot",
     ]  # fmt: skip
-    finished = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=90)
+    finished = _bench(*command)
     assert finished.returncode == 0, finished.stderr[-3000:]
 
-    results = json.loads((out / "bench.json").read_text())
+    results = json.loads((out / "relay.json").read_text())
     runs = {(run["variant"], run["n"]): run for run in results["runs"]}
     assert set(runs) == {(v, n) for v in ("app", "naive", "floor", "wsgi") for n in N_VALUES}
     for (variant, n), run in runs.items():
@@ -56,10 +78,26 @@ def test_quick_benchmark_run(tmp_path, report):
         assert run["cpu_us_per_chunk"] > 0, where
     assert results.get("admission"), "admission section missing"
 
-    markdown = (out / "bench.md").read_text()
+    markdown = (out / "relay.md").read_text()
     assert "| app | 5 |" in markdown and "Admission" in markdown
-    assert not (out / "bench.png").exists()  # --no-plot: nothing needs matplotlib
+    assert not (out / "relay.png").exists()  # --no-plot: nothing needs matplotlib
     report(f"bench smoke run took {results['meta']['total_wall_s']} s")
+
+
+@pytest.mark.server  # runs bench/ in a subprocess
+def test_memory_scenario_reports_rss_per_open_stream(tmp_path, report):
+    out = tmp_path / "results"
+    finished = _bench(
+        "memory", "--quick", "--n", "5", "--tokens", "20", "--interval-ms", "10",
+        "--out", str(out),
+    )  # fmt: skip
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    results = json.loads((out / "memory.json").read_text())
+    [row] = results["memory"]
+    assert (row["variant"], row["n"], row["runs"], row["streams_failed"]) == ("app", 5, 1, 0)
+    assert row["rss_before_kb"] > 0 and row["rss_per_stream_kb"] is not None
+    assert "| app | 5 | 1 |" in (out / "memory.md").read_text()
+    report(f"memory: {row['rss_per_stream_kb']} KB per open stream at N=5")
 
 
 def _split_everywhere(data: bytes, seed: int) -> list[bytes]:
