@@ -20,6 +20,8 @@ SCENARIOS = {
     "relay": "the default: the app beside the reference relays at N streams each, "
     "then admission (CPU per chunk, relay delay, RSS)",
     "memory": "RSS per open stream: the app at N = 200, a few fresh runs",
+    "request": "CPU per request through the real app; with --signed-in, --app-setting or "
+    "--redis also what that feature adds",
 }
 DEFAULT_SCENARIO = "relay"
 
@@ -72,6 +74,12 @@ def _parser() -> argparse.ArgumentParser:
     memory.add_argument("--repeat", type=int, default=3, help="fresh runs per variant (3)")
     memory.add_argument("--quick", action="store_true", help="N 50, 40 tokens, once")
     memory.set_defaults(quick_n="50", full_n="200", quick_tokens=40)
+
+    request = scenarios.add_parser("request", parents=[common], help=SCENARIOS["request"])
+    request.add_argument("--requests", type=int, default=200, help="per batch (200)")
+    request.add_argument("--rounds", type=int, default=5, help="batches per case (5)")
+    request.add_argument("--rate", type=float, default=100.0, help="requests per second (100)")
+    request.add_argument("--quick", action="store_true", help="50 requests, 2 rounds")
     return parser
 
 
@@ -94,15 +102,20 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         parser.error("--admission-capacity must be at least 1")
     if args.scenario == "memory":
         args.repeat = 1 if args.quick else args.repeat
+    if args.scenario == "request":
+        if args.quick:
+            args.requests, args.rounds = 50, 2
+        if args.requests < 1 or args.rounds < 1 or args.rate <= 0:
+            parser.error("--requests, --rounds and --rate must be positive")
     return args
 
 
 async def _scenario(args: argparse.Namespace) -> int:
-    from . import sweep
+    from . import request, sweep
 
     # SIGTERM ends a scenario like Ctrl-C: cancelled, servers stopped in finally blocks.
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, asyncio.current_task().cancel)
-    run = {"relay": sweep.relay, "memory": sweep.memory}[args.scenario]
+    run = {"relay": sweep.relay, "memory": sweep.memory, "request": request.request}[args.scenario]
     return await run(args)
 
 

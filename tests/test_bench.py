@@ -174,23 +174,27 @@ def test_profile_groups_counts_every_sample_once():
 
 
 @pytest.mark.server  # runs bench/ in a subprocess
-def test_request_cost_prices_each_layer(report):
-    finished = subprocess.run(
-        [sys.executable, "-m", "bench.request_cost"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def test_request_scenario_prices_a_feature_against_the_plain_app(tmp_path, report):
+    out = tmp_path / "results"
+    finished = _bench(
+        "request", "--requests", "10", "--rounds", "2", "--rate", "50", "--signed-in",
+        "--out", str(out),
+    )  # fmt: skip
     assert finished.returncode == 0, finished.stderr[-3000:]
-    costs = {}
-    for line in finished.stdout.splitlines():
-        name, _, rest = line.partition(":")
-        costs[name.strip()] = float(rest.split()[0])
-    assert set(costs) == {"sdk", "httpx2", "socket"}
-    # Each layer adds work on top of the one below; the raw socket is far the cheapest.
-    assert costs["sdk"] > costs["httpx2"] > costs["socket"] > 0
-    report("request cost ms: " + ", ".join(f"{k} {v}" for k, v in costs.items()))
+    results = json.loads((out / "request.json").read_text())
+    plain, signed_in = results["cases"]
+    assert (plain["case"], signed_in["case"], signed_in["signed_in"]) == ("plain", "with", "token")
+    for case in (plain, signed_in):
+        # Signed in, every request got through the sign-in gate: a 401 would fail it.
+        assert case["requests"] == {"ok": 20, "failed": 0, "failures": {}}, case
+        assert len(case["cpu_us_per_request_rounds"]) == 2
+        assert case["cpu_us_per_request"] > 0
+    # The secrets made for the run are named, never written down.
+    assert signed_in["settings"]["API_TOKENS"] == signed_in["settings"]["SECRET_KEY"] == "<set>"
+    assert "added_us_per_request" in signed_in
+    assert "| with | signed in (token)" in (out / "request.md").read_text()
+    added = signed_in["added_us_per_request"]
+    report(f"request: plain {plain['cpu_us_per_request']} µs, signed in {added:+} µs")
 
 
 @pytest.mark.server  # runs bench/ in a subprocess
