@@ -22,6 +22,8 @@ SCENARIOS = {
     "memory": "RSS per open stream: the app at N = 200, a few fresh runs",
     "request": "CPU per request through the real app; with --signed-in, --app-setting or "
     "--redis also what that feature adds",
+    "instructions": "instructions per chunk of the app's relay path, counted by valgrind's "
+    "callgrind (repeatable where timings are not)",
 }
 DEFAULT_SCENARIO = "relay"
 
@@ -80,6 +82,12 @@ def _parser() -> argparse.ArgumentParser:
     request.add_argument("--rounds", type=int, default=5, help="batches per case (5)")
     request.add_argument("--rate", type=float, default=100.0, help="requests per second (100)")
     request.add_argument("--quick", action="store_true", help="50 requests, 2 rounds")
+
+    counted = scenarios.add_parser("instructions", parents=[common], help=SCENARIOS["instructions"])
+    counted.add_argument(
+        "--chunks", type=_int_list, default=[100, 1100], help="short,long stream (100,1100)"
+    )
+    counted.add_argument("--quick", action="store_true", help="20,220 chunks")
     return parser
 
 
@@ -102,6 +110,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         parser.error("--admission-capacity must be at least 1")
     if args.scenario == "memory":
         args.repeat = 1 if args.quick else args.repeat
+    if args.scenario == "instructions":
+        args.chunks = [20, 220] if args.quick else args.chunks
+        if len(args.chunks) != 2 or args.chunks[0] >= args.chunks[1]:
+            parser.error("--chunks is two counts, the short stream's first: SHORT,LONG")
     if args.scenario == "request":
         if args.quick:
             args.requests, args.rounds = 50, 2
@@ -111,11 +123,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 async def _scenario(args: argparse.Namespace) -> int:
-    from . import request, sweep
+    from . import instructions, request, sweep
 
     # SIGTERM ends a scenario like Ctrl-C: cancelled, servers stopped in finally blocks.
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, asyncio.current_task().cancel)
-    run = {"relay": sweep.relay, "memory": sweep.memory, "request": request.request}[args.scenario]
+    run = {
+        "relay": sweep.relay,
+        "memory": sweep.memory,
+        "request": request.request,
+        "instructions": instructions.instructions,
+    }[args.scenario]
     return await run(args)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import subprocess
 import sys
@@ -19,7 +20,9 @@ import pytest
 from bench.__main__ import parse_args
 from bench.floor import NdjsonFromSse
 from bench.http1 import LAST_CHUNK, ChunkedDecoder, frame_chunk
+from bench.instructions import LockstepUpstream, _one_stream, _UpstreamConnection
 from bench.loadgen import StreamResult, _StreamClient
+from bench.servers import RelayServer, free_port, launch_for
 from bench.stats import delays_once_all_open
 from tests.support.environment import ROOT
 
@@ -197,20 +200,41 @@ def test_request_scenario_prices_a_feature_against_the_plain_app(tmp_path, repor
     report(f"request: plain {plain['cpu_us_per_request']} µs, signed in {added:+} µs")
 
 
-@pytest.mark.server  # runs bench/ in a subprocess
-def test_micro_benchmarks_run_and_report_each_figure(report):
-    # A subprocess: bench.micro patches the process with gevent, as a worker is.
+def test_instructions_scenario_says_so_when_valgrind_is_missing(tmp_path):
     finished = subprocess.run(
-        [sys.executable, "-m", "bench.micro"], cwd=ROOT, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "bench", "instructions", "--out", str(tmp_path)],
+        cwd=ROOT,
+        env={**os.environ, "PATH": str(tmp_path)},  # no valgrind there
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
-    assert finished.returncode == 0, finished.stderr[-3000:]
-    lines = finished.stdout.splitlines()
-    assert [line.split(":")[0] for line in lines] == ["read"] * 3 + ["write"] * 3 + ["relay"] * 3
-    figures = [
-        float(word)
-        for line in lines
-        for word in line.replace(",", " ").split()
-        if word.replace(".", "", 1).isdigit()
-    ]
-    assert len(figures) == 15 and all(0 < f < 1000 for f in figures), lines
-    report("micro: " + "; ".join(lines[::3]))
+    assert finished.returncode == 2
+    assert "valgrind is not installed" in finished.stderr
+    assert not (tmp_path / "instructions.json").exists()
+
+
+@pytest.mark.server  # starts the app under gunicorn (without valgrind: that takes minutes)
+def test_instructions_stream_moves_in_lockstep_through_the_app(tmp_path):
+    """Each chunk goes out only after the client read the one before: the app relays
+    every one, and the upstream sends exactly the stream it was asked for."""
+
+    async def stream() -> LockstepUpstream:
+        upstream = LockstepUpstream()
+        listener = await asyncio.get_running_loop().create_server(
+            lambda: _UpstreamConnection(upstream), "127.0.0.1", 0
+        )
+        port = free_port()
+        launch = launch_for("app", port, listener.sockets[0].getsockname()[1], 10)
+        server = RelayServer("app", launch, port, os.sched_getaffinity(0).pop(), tmp_path / "log")
+        try:
+            server.start()
+            await server.wait_ready()
+            await _one_stream(port, {}, upstream, 30)  # raises unless 31 lines came
+        finally:
+            await server.stop()
+            listener.close()
+        return upstream
+
+    upstream = asyncio.run(stream())
+    assert upstream.left == -1  # every token, then the finish: nothing more, nothing less
