@@ -154,28 +154,6 @@ def test_delays_once_all_open_leave_out_the_start_up():
     assert delays_once_all_open([empty]) == []
 
 
-def test_profile_groups_counts_every_sample_once():
-    from bench.profile_groups import group
-
-    lines = [
-        "run (hub.py:1);Hub.run (gevent/hub.py:647) 5\n",
-        "handle (x.py:1);Flask.__call__ (flask/app.py:1);SocketMixin.recv (s.py:2) 3\n",
-        "handle (x.py:1);relay (relay.py:9);_body (d.py:1);SocketMixin.recv (s.py:2) 2\n",
-        "handle (x.py:1);write_chunk (util.py:342) 4\n",
-        "handle (x.py:1);relay (relay.py:9) 1\n",
-        "handle (x.py:1);something_else (y.py:1) 1\n",
-    ]
-    shares, total = group(lines)
-    assert total == 16 and sum(shares.values()) == 16
-    assert shares["gevent hub: epoll, libev callbacks, greenlet switches"] == 5
-    # A recv inside Flask's request handling is per-request work, not the per-chunk read.
-    assert shares["per request: HTTP parse, Flask, SDK request and pool, connect, log line"] == 3
-    assert shares["upstream read: gevent recv"] == 2
-    assert shares["client write: chunk framing, gevent sendall, send()"] == 4
-    assert shares["relay: framing, SSE to NDJSON, checks, generator hops"] == 1
-    assert shares["other"] == 1
-
-
 @pytest.mark.server  # runs bench/ in a subprocess
 def test_request_scenario_prices_a_feature_against_the_plain_app(tmp_path, report):
     out = tmp_path / "results"
