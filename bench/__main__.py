@@ -20,8 +20,8 @@ SCENARIOS = {
     "relay": "the default: the app beside the reference relays at N streams each, "
     "then admission (CPU per chunk, relay delay, RSS)",
     "memory": "RSS per open stream: the app at N = 200, a few fresh runs",
-    "request": "CPU per request through the real app; with --signed-in, --app-setting or "
-    "--redis also what that feature adds",
+    "request": "CPU per request through the real app; with --signed-in or --app-setting "
+    "also what that feature adds",
     "instructions": "instructions per chunk of the app's relay path, counted by valgrind's "
     "callgrind (repeatable where timings are not)",
 }

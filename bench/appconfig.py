@@ -5,8 +5,8 @@ bench, so before and after are measured by the same harness. ``--app-setting NAM
 adds a setting. ``--signed-in`` turns on ``AUTH=password`` with a secret key, a user and
 an API token made for this run only, and signs every stream in: with the token
 (``token``, the default) or with the session cookie a ``POST /login`` returns
-(``session``). ``--redis`` starts a private redis-server on 127.0.0.1 for the app's
-counts (budgets, sign-in throttles) instead of the machine's SQLite file.
+(``session``). The app's machine-wide SQLite file (budgets, sign-in throttles) goes to
+the run's own temporary folder.
 
 All of it goes through the app's documented configuration and its HTTP interface, never
 its modules, so the bench keeps working while the app's insides move.
@@ -16,19 +16,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import hashlib
 import secrets
-import shutil
-import socket
-import subprocess
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .http1 import split_head, status_code
-from .servers import ROOT, free_port
+from .servers import ROOT
 
 SIGN_IN_MODES = ("token", "session")
 # Settings whose values bench results must never hold.
@@ -69,11 +63,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=SIGN_IN_MODES,
         help="AUTH=password, every stream signed in with an API token (or a session cookie)",
     )
-    group.add_argument(
-        "--redis",
-        action="store_true",
-        help="the app's counts in a private redis-server on 127.0.0.1 (needs redis-server)",
-    )
 
 
 @dataclass
@@ -109,34 +98,6 @@ class AppConfig:
         return {}
 
 
-@contextlib.contextmanager
-def _private_redis() -> Iterator[str]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise SystemExit("--redis needs redis-server on the PATH (Debian: redis-server)")
-    port = free_port()
-    argv = [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"]
-    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        if not _answers(port):
-            raise SystemExit("the private redis-server did not start")
-        yield f"redis://127.0.0.1:{port}"
-    finally:
-        process.kill()
-        process.wait()
-
-
-def _answers(port: int, within_s: float = 5.0) -> bool:
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-            return True
-        except OSError:
-            time.sleep(0.025)
-    return False
-
-
 def _signed_in_settings(password: str, token: str) -> dict[str, str]:
     from werkzeug.security import generate_password_hash  # the hash AUTH_USERS holds
 
@@ -149,9 +110,8 @@ def _signed_in_settings(password: str, token: str) -> dict[str, str]:
     }
 
 
-@contextlib.contextmanager
-def app_config(args: argparse.Namespace, workdir: Path) -> Iterator[AppConfig]:
-    """The AppConfig ``args`` ask for; a private Redis, if asked for, lives as long as it."""
+def app_config(args: argparse.Namespace, workdir: Path) -> AppConfig:
+    """The AppConfig ``args`` ask for."""
     root = args.app_dir.resolve()
     if not (root / "wsgi.py").is_file():
         raise SystemExit(f"--app-dir {root}: no wsgi.py there")
@@ -161,13 +121,8 @@ def app_config(args: argparse.Namespace, workdir: Path) -> Iterator[AppConfig]:
         config.token = "sc_" + secrets.token_urlsafe(32)  # shaped like the app's own tokens
         config.password = secrets.token_urlsafe(24)
         settings.update(_signed_in_settings(config.password, config.token))
-    with contextlib.ExitStack() as stack:
-        if args.redis:
-            url = stack.enter_context(_private_redis())
-            # Where the app's shared counts go: the name today, and the one the design names.
-            settings.update({"RATELIMIT_STORAGE_URI": url, "REDIS_URL": url})
-        settings.update(dict(args.app_setting))
-        yield config
+    settings.update(dict(args.app_setting))
+    return config
 
 
 async def _log_in(port: int, password: str) -> str:

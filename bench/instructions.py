@@ -189,20 +189,20 @@ async def instructions(args: argparse.Namespace) -> int:
     cores = sorted(os.sched_getaffinity(0))
     workdir = Path(tempfile.mkdtemp(prefix="streamchat-bench-"))
     try:
-        with app_config(args, workdir) as app:
-            results = {"meta": describe(app.root)}
-            progress(f"two app servers under callgrind ({short} and {long} chunks), ~2 min ...")
-            folders = [workdir / "short", workdir / "long"]
-            for folder in folders:
-                folder.mkdir()
-            # Both at once, each on its own core: the counts do not depend on timing.
-            counted = await asyncio.gather(
-                *(
-                    _count(app, chunks, cores[i % len(cores)], folder)
-                    for i, (chunks, folder) in enumerate(zip((short, long), folders, strict=True))
-                ),
-                return_exceptions=True,
-            )
+        app = app_config(args, workdir)
+        results = {"meta": describe(app.root)}
+        progress(f"two app servers under callgrind ({short} and {long} chunks), ~2 min ...")
+        folders = [workdir / "short", workdir / "long"]
+        for folder in folders:
+            folder.mkdir()
+        # Both at once, each on its own core: the counts do not depend on timing.
+        counted = await asyncio.gather(
+            *(
+                _count(app, chunks, cores[i % len(cores)], folder)
+                for i, (chunks, folder) in enumerate(zip((short, long), folders, strict=True))
+            ),
+            return_exceptions=True,
+        )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     failed = [error for error in counted if isinstance(error, BaseException)]

@@ -116,7 +116,7 @@ def admission_table(admission: dict) -> list[str]:
 
 
 def _app_settings_line(params: dict) -> list[str]:
-    """What the app ran with (--app-setting, --signed-in, --redis), and from where."""
+    """What the app ran with (--app-setting, --signed-in), and from where."""
     shown = ", ".join(f"`{name}={value}`" for name, value in params["app_settings"].items())
     signed_in = f" Every stream signed in ({params['signed_in']})." if params["signed_in"] else ""
     ran = f"The app ran from `{params['app_dir']}`" + (f" with {shown}." if shown else ".")

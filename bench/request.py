@@ -6,8 +6,8 @@ per-request work (gunicorn's parsing, Flask, validation, admission, the SDK's re
 path, the upstream connect, the log line) plus two relayed chunks. The figure is the
 app's whole process tree's CPU over a batch of requests, divided by the batch size.
 
-The plain app (no sign-in, no budget) is always measured. With ``--signed-in``,
-``--app-setting`` or ``--redis`` a second server with that feature on runs beside it,
+The plain app (no sign-in, no budget) is always measured. With ``--signed-in`` or
+``--app-setting`` a second server with that feature on runs beside it,
 pinned to the same core, and the two take turns batch by batch (a shared machine's speed
 drifts within minutes); each figure is the median over the rounds and the difference of
 the medians is what the feature costs per request. Writes request.json and request.md.
@@ -55,9 +55,12 @@ class _Case:
         self.failures: dict[str, int] = {}
 
     async def start(self) -> None:
-        self.server.start()
-        await self.server.wait_ready()
-        self.headers = await self.app.headers(self.server.port)
+        try:
+            self.server.start()
+            await self.server.wait_ready()
+            self.headers = await self.app.headers(self.server.port)
+        except (OSError, RuntimeError) as error:
+            raise RuntimeError(f"{self.name}: {error}\n{self.server.log_tail()}") from error
 
     async def batch(self, requests: int, rate: float, measured: bool = True) -> None:
         """``requests`` requests started evenly at ``rate`` per second; CPU per request."""
@@ -103,22 +106,25 @@ async def request(args: argparse.Namespace) -> int:
     await upstream.start()
     cases: list[_Case] = []
     try:
-        with app_config(args, workdir) as app:
-            plain = AppConfig(app.root, workdir)
-            cases.append(_Case("plain", plain, upstream.port, relay_core))
-            if app.features:
-                cases.append(_Case("with", app, upstream.port, relay_core))
-            results = {"meta": describe(app.root)}
+        app = app_config(args, workdir)
+        plain = AppConfig(app.root, workdir)
+        cases.append(_Case("plain", plain, upstream.port, relay_core))
+        if app.features:
+            cases.append(_Case("with", app, upstream.port, relay_core))
+        results = {"meta": describe(app.root)}
+        for case in cases:
+            await case.start()
+            await case.batch(WARMUP_REQUESTS, args.rate, measured=False)
+        for round_number in range(1, args.rounds + 1):  # the cases take turns
             for case in cases:
-                await case.start()
-                await case.batch(WARMUP_REQUESTS, args.rate, measured=False)
-            for round_number in range(1, args.rounds + 1):
-                for case in cases:
-                    await case.batch(args.requests, args.rate)
-                progress(
-                    f"round {round_number}/{args.rounds}: "
-                    + ", ".join(f"{c.name} {c.us_per_request[-1]} µs/request" for c in cases)
-                )
+                await case.batch(args.requests, args.rate)
+            progress(
+                f"round {round_number}/{args.rounds}: "
+                + ", ".join(f"{c.name} {c.us_per_request[-1]} µs/request" for c in cases)
+            )
+    except RuntimeError as error:
+        progress(f"the app did not start: {error}")
+        return 1
     finally:
         for case in cases:
             await case.server.stop()

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .http1 import PLACEHOLDER_API_KEY
-from .loadgen import http_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -111,6 +110,26 @@ def launch_for(
             "bench.wsgi_floor:app", port, {"BENCH_UPSTREAM_PORT": str(upstream_port)}
         )
     raise ValueError(f"unknown variant {variant!r}; choose from {', '.join(VARIANTS)}")
+
+
+async def http_ready(port: int, timeout_s: float = 2.0) -> bool:
+    """True when 127.0.0.1:``port`` answers a real HTTP request with any status line."""
+    try:
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection("127.0.0.1", port), timeout_s
+        )
+    except (OSError, TimeoutError):
+        return False
+    try:
+        writer.write(
+            f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n".encode()
+        )
+        line = await asyncio.wait_for(reader.readline(), timeout_s)
+        return line.startswith(b"HTTP/1.")
+    except (OSError, TimeoutError):
+        return False
+    finally:
+        writer.close()
 
 
 def _pin_and_tie_to_parent(core: int):

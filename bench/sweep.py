@@ -147,29 +147,29 @@ async def _harness(args: argparse.Namespace) -> AsyncIterator[tuple[Harness, dic
     upstream = FakeUpstream(tokens=args.tokens, interval_ms=args.interval_ms)
     await upstream.start()
     try:
-        with app_config(args, log_dir) as app:
-            harness = Harness(upstream, relay_core, log_dir, args.interval_ms, args.ramp_s, app)
-            header = {
-                "meta": describe(app.root),
-                "params": {
-                    "variants": args.variants,
-                    "n": args.n,
-                    "tokens": args.tokens,
-                    "interval_ms": args.interval_ms,
-                    "ramp_s": args.ramp_s,
-                    "warmup_tokens": WARMUP_TOKENS,
-                    "relay_core": relay_core,
-                    "harness_core": harness_core,
-                    "app_dir": str(app.root),
-                    "app_settings": app.shown(),
-                    "signed_in": app.sign_in,
-                },
-                "warnings": [core_warning] if core_warning else [],
-            }
-            started = time.monotonic()
-            yield harness, header
-            header["meta"]["total_wall_s"] = round(time.monotonic() - started, 1)
-            header["meta"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+        app = app_config(args, log_dir)
+        harness = Harness(upstream, relay_core, log_dir, args.interval_ms, args.ramp_s, app)
+        header = {
+            "meta": describe(app.root),
+            "params": {
+                "variants": args.variants,
+                "n": args.n,
+                "tokens": args.tokens,
+                "interval_ms": args.interval_ms,
+                "ramp_s": args.ramp_s,
+                "warmup_tokens": WARMUP_TOKENS,
+                "relay_core": relay_core,
+                "harness_core": harness_core,
+                "app_dir": str(app.root),
+                "app_settings": app.shown(),
+                "signed_in": app.sign_in,
+            },
+            "warnings": [core_warning] if core_warning else [],
+        }
+        started = time.monotonic()
+        yield harness, header
+        header["meta"]["total_wall_s"] = round(time.monotonic() - started, 1)
+        header["meta"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     finally:
         await upstream.close()
         shutil.rmtree(log_dir, ignore_errors=True)
