@@ -11,9 +11,9 @@ chunks is the whole per-chunk path of the worker: reading the upstream's socket,
 relay, Flask's and gunicorn's layers, the write to the client, gevent's hub between.
 
 For the count to repeat, each chunk must reach the worker alone and find it waiting, as
-in a real token stream: the upstream here sends the next chunk only once the client has
-read the previous one and a short pause has passed (lockstep), its events are byte for
-byte the same every time, and the app runs with a fixed hash seed.
+in a real token stream: the upstream (bench.upstream.LockstepUpstream) sends the next
+chunk only once the client has read the previous one and the worker is asleep again
+(/proc says so), and the app runs with a fixed hash seed.
 Writes instructions.json and instructions.md.
 """
 
@@ -31,90 +31,42 @@ from pathlib import Path
 
 from .appconfig import AppConfig, app_config
 from .environment import app_source_fingerprint, describe
-from .http1 import LAST_CHUNK, ChunkedDecoder, frame_chunk, split_head, status_code, take_request
+from .http1 import ChunkedDecoder, split_head, status_code
 from .loadgen import chat_request
+from .procstat import process_tree, state
 from .report import header, progress, write_results
 from .servers import RelayServer, free_port, launch_for
+from .upstream import LockstepUpstream
 
 MISSING = (
     "valgrind is not installed: the instructions scenario counts instructions with "
     "valgrind's callgrind (Debian, Ubuntu: apt-get install valgrind). Nothing was measured."
 )
 WARMUP_CHUNKS = 20
-# After the client read a chunk, the upstream waits this long before the next one, so the
-# worker (slowed down some 50x by callgrind) is back waiting for it.
-PAUSE_S = 0.005
+# The worker is taken to be waiting for the next chunk once /proc has shown it asleep
+# this many times in a row, a millisecond apart (or after a second, whatever it does).
+ASLEEP_LOOKS = 3
 # Under callgrind the app takes about a minute to import; each step is bounded.
 START_S, READ_S, STOP_S = 600.0, 120.0, 120.0
-_EVENT = (
-    b'data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,'
-    b'"model":"bench-model","system_fingerprint":"fp_bench","choices":[{"index":0,'
-    b'"delta":{"content":" token"},"logprobs":null,"finish_reason":null}]}\n\n'
-)
-_FINISH = _EVENT.replace(b'{"content":" token"}', b"{}").replace(b"null}]", b'"stop"}]')
-_HEAD = (
-    b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
-    b"Transfer-Encoding: chunked\r\n\r\n"
-)
-_MODELS = b'{"object":"list","data":[{"id":"bench-model","object":"model","owned_by":"bench"}]}'
+# callgrind's output file states the total of the counted events on one of these lines.
 _TOTAL = re.compile(rb"^(?:totals|summary): (\d+)", re.MULTILINE)
 
 
-class LockstepUpstream:
-    """A fake upstream whose chat streams move only when told: each chat request gets
-    ``tokens`` events, the first at once and each next one when ``advance()`` is called."""
-
-    def __init__(self) -> None:
-        self.tokens = 0
-        self.left = -1
-        self.streaming: asyncio.Transport | None = None
-
-    def start(self, transport: asyncio.Transport) -> None:
-        """A chat request came on ``transport``: the head and the first event."""
-        self.streaming, self.left = transport, self.tokens
-        transport.write(_HEAD)
-        self.advance()
-
-    def advance(self) -> None:
-        """Send the next event (after the last token: the finish, [DONE], the end)."""
-        if self.left > 0:
-            self.streaming.write(frame_chunk(_EVENT))
-        elif self.left == 0:
-            self.streaming.write(
-                frame_chunk(_FINISH) + frame_chunk(b"data: [DONE]\n\n") + LAST_CHUNK
-            )
-        self.left -= 1
+async def _until_asleep(pid: int) -> None:
+    """Return once process ``pid`` has been asleep for ASLEEP_LOOKS looks in a row."""
+    asleep = 0
+    for _ in range(1000):
+        await asyncio.sleep(0.001)
+        asleep = asleep + 1 if state(pid) == "S" else 0
+        if asleep >= ASLEEP_LOOKS:
+            return
 
 
-class _UpstreamConnection(asyncio.Protocol):
-    """One connection from the app to the LockstepUpstream."""
-
-    def __init__(self, upstream: LockstepUpstream) -> None:
-        self.upstream = upstream
-        self.transport: asyncio.Transport | None = None
-        self.buffer = b""
-
-    def connection_made(self, transport) -> None:
-        self.transport = transport
-
-    def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        while (parsed := take_request(self.buffer)) is not None:
-            start_line, _, self.buffer = parsed
-            if start_line.startswith("POST ") and "/chat/completions" in start_line:
-                self.upstream.start(self.transport)
-                continue
-            found = "/models" in start_line
-            body = _MODELS if found else b"{}"
-            self.transport.write(
-                b"HTTP/1.1 %s\r\nContent-Type: application/json\r\n"
-                b"Content-Length: %d\r\n\r\n%s"
-                % (b"200 OK" if found else b"404 Not Found", len(body), body)
-            )
-
-
-async def _one_stream(port: int, headers: dict, upstream: LockstepUpstream, tokens: int) -> None:
-    """One chat stream of ``tokens`` chunks through the app, in lockstep with the upstream."""
+async def _one_stream(
+    port: int, headers: dict, upstream: LockstepUpstream, tokens: int, worker: int
+) -> None:
+    """One chat stream of ``tokens`` chunks through the app, in lockstep with the upstream:
+    each next chunk once the client has the last one and the ``worker`` is asleep."""
     upstream.tokens = tokens
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
@@ -128,7 +80,7 @@ async def _one_stream(port: int, headers: dict, upstream: LockstepUpstream, toke
             for _ in range(decoder.feed(data).count(b"\n")):
                 lines += 1
                 if lines <= tokens:  # the finish line is the last one
-                    await asyncio.sleep(PAUSE_S)
+                    await _until_asleep(worker)
                     upstream.advance()
             if not decoder.done:
                 data = await asyncio.wait_for(reader.read(65536), READ_S)
@@ -142,11 +94,10 @@ async def _one_stream(port: int, headers: dict, upstream: LockstepUpstream, toke
 
 async def _count(app: AppConfig, chunks: int, core: int, folder: Path) -> int:
     """The app's worker's instructions, from start to exit, with one stream of ``chunks``."""
-    loop = asyncio.get_running_loop()
     upstream = LockstepUpstream()
-    listener = await loop.create_server(lambda: _UpstreamConnection(upstream), "127.0.0.1", 0)
+    await upstream.start()
     port = free_port()
-    launch = launch_for("app", port, listener.sockets[0].getsockname()[1], 10, app.root)
+    launch = launch_for("app", port, upstream.port, 10, app.root)
     launch.env.update(app.env())
     # A fixed hash seed: dict and set layouts, and so the instructions, repeat. gunicorn's
     # worker timeout would kill a worker that imports for a minute under callgrind.
@@ -161,14 +112,15 @@ async def _count(app: AppConfig, chunks: int, core: int, folder: Path) -> int:
         # One patient request, not one every 2 s: each would be served, and counted.
         await server.wait_ready(START_S, answer_s=START_S)
         headers = await app.headers(port)
-        await _one_stream(port, headers, upstream, WARMUP_CHUNKS)
-        await _one_stream(port, headers, upstream, chunks)
+        [worker] = [pid for pid in process_tree(server.pid) if pid != server.pid]
+        await _one_stream(port, headers, upstream, WARMUP_CHUNKS, worker)
+        await _one_stream(port, headers, upstream, chunks, worker)
         await server.stop(STOP_S)
     except Exception as error:
         raise RuntimeError(f"{error}\n{server.log_tail()}") from error
     finally:
         server.kill()
-        listener.close()
+        await upstream.close()
     worker_files = [
         path for path in folder.glob("callgrind.out.*") if path.suffix != f".{server.pid}"
     ]
@@ -216,7 +168,6 @@ async def instructions(args: argparse.Namespace) -> int:
             "params": {
                 "chunks": [short, long],
                 "warmup_chunks": WARMUP_CHUNKS,
-                "pause_ms": PAUSE_S * 1000,
                 "app_dir": str(app.root),
                 "app_source": app_source_fingerprint(app.root),
                 "app_settings": app.shown(),

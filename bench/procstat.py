@@ -40,6 +40,14 @@ def process_tree(root: int) -> list[int]:
     return tree
 
 
+def state(pid: int) -> str:
+    """The process's state letter: R running, S asleep (waiting in a syscall), ..."""
+    try:
+        return _stat_fields(pid)[0]
+    except (OSError, IndexError):
+        return "?"
+
+
 def cpu_ns(pids: list[int]) -> int:
     """On-CPU time (user + system) of every thread of ``pids``, in nanoseconds.
 

@@ -20,10 +20,12 @@ import pytest
 from bench.__main__ import parse_args
 from bench.floor import NdjsonFromSse
 from bench.http1 import LAST_CHUNK, ChunkedDecoder, frame_chunk
-from bench.instructions import LockstepUpstream, _one_stream, _UpstreamConnection
+from bench.instructions import _one_stream
 from bench.loadgen import StreamResult, _StreamClient
+from bench.procstat import process_tree
 from bench.servers import RelayServer, free_port, launch_for
 from bench.stats import delays_once_all_open
+from bench.upstream import LockstepUpstream
 from tests.support.environment import ROOT
 
 N_VALUES = (1, 5)
@@ -199,20 +201,20 @@ def test_instructions_stream_moves_in_lockstep_through_the_app(tmp_path):
 
     async def stream() -> LockstepUpstream:
         upstream = LockstepUpstream()
-        listener = await asyncio.get_running_loop().create_server(
-            lambda: _UpstreamConnection(upstream), "127.0.0.1", 0
-        )
+        await upstream.start()
         port = free_port()
-        launch = launch_for("app", port, listener.sockets[0].getsockname()[1], 10)
+        launch = launch_for("app", port, upstream.port, 10)
         server = RelayServer("app", launch, port, os.sched_getaffinity(0).pop(), tmp_path / "log")
         try:
             server.start()
             await server.wait_ready()
-            await _one_stream(port, {}, upstream, 30)  # raises unless 31 lines came
+            [worker] = [pid for pid in process_tree(server.pid) if pid != server.pid]
+            await _one_stream(port, {}, upstream, 30, worker)  # raises unless 31 lines came
         finally:
             await server.stop()
-            listener.close()
+            await upstream.close()
         return upstream
 
     upstream = asyncio.run(stream())
-    assert upstream.left == -1  # every token, then the finish: nothing more, nothing less
+    # Every token, then the finish, and the stream over: nothing more, nothing less.
+    assert (upstream.started, upstream.completed, upstream.streaming) == (1, 1, None)
