@@ -15,11 +15,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from streamchat.budgets import build_budgets
 from streamchat.identity import install_identity
-from streamchat.machine_db import MachineDatabase
 from streamchat.metrics.collectors import stream_metrics
-from streamchat.metrics.endpoint import metrics
+from streamchat.runs import Runs
 from streamchat.runtime import Runtime, install_runtime
 from streamchat.settings import load_settings
+from streamchat.state import open_shared_state
 from streamchat.upstream.client import build_client
 from streamchat.upstream.readiness import ReadinessCheck
 from streamchat.web.api import api
@@ -27,12 +27,15 @@ from streamchat.web.budget import budget
 from streamchat.web.errors import install_error_handlers
 from streamchat.web.headers import install_security_headers
 from streamchat.web.health import health
-from streamchat.web.origin import check_same_origin
+from streamchat.web.metrics_endpoint import metrics_endpoint
 from streamchat.web.page import page
-from streamchat.web.ratelimit import client_address, install_rate_limits
+from streamchat.web.ratelimit import install_rate_limits
 from streamchat.web.requestlog import configure_logging, install_request_log
+from streamchat.web.runs_api import runs_api
+from streamchat.web.signin import install_signin_routes
 from streamchat.web.static_files import install_static_files, static_version
-from streamchat.worker.admission import OpenStreams
+from streamchat.worker.open_streams import OpenStreams
+from streamchat.worker.stalled_writes import StalledWrites
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -57,40 +60,41 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     readiness = ReadinessCheck(
         client, settings.demo, settings.ready_timeout_seconds, settings.ready_cache_seconds
     )
-    counted = stream_metrics() if settings.metrics_token else None
-    # Counts the workers of this machine share (budgets, failed sign-ins) without Redis.
-    database = MachineDatabase(
-        Path(settings.sqlite_path or Path(app.instance_path) / "streamchat.sqlite3")
-    )
-    budgets = build_budgets(settings, database)
-    install_runtime(app, Runtime(settings, client, OpenStreams(), readiness, counted, budgets))
+    metrics = stream_metrics() if settings.metrics_token else None
+    # What the workers count together (budgets, failed sign-ins): the machine's SQLite
+    # file, or Redis with REDIS_URL.
+    sqlite_path = Path(settings.sqlite_path or Path(app.instance_path) / "streamchat.sqlite3")
+    state = open_shared_state(settings.redis_url, sqlite_path)
+    budgets = build_budgets(settings, state)
+    streams = OpenStreams()
+    # The workers sharing one SQLite file are one machine: they reach each other's runs.
+    runs = Runs(settings, client, streams, budgets, str(sqlite_path.resolve().parent))
+    writes = StalledWrites(settings.runs.client_write_timeout_seconds)
+    runtime = Runtime(settings, client, streams, runs, readiness, writes, metrics, budgets)
+    install_runtime(app, runtime)
     install_static_files(app, version)  # before ProxyFix: that one stays outermost
     if settings.trusted_proxy_count:
         # Trust X-Forwarded-* only from the proxies we were told about, so a client
         # cannot pick its own address (and so its own rate-limit bucket).
-        # X-Forwarded-Host only when asked: neither Heroku's router nor the README's
-        # nginx block sets it, so trusting it would let a client pick its own Host.
+        # X-Forwarded-Host only when asked: neither Heroku's router nor the nginx block
+        # in docs/deploying.md sets it, so trusting it would let a client pick its own Host.
         n = settings.trusted_proxy_count
         x_host = n if settings.trusted_proxy_host else 0
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=x_host)
     configure_logging(settings.log_level)
     install_request_log(app)  # before the rate limiter, so refusals are logged too
     # Who may spend the key, before the rate limit (which keys on them) and any work.
-    install_identity(
-        app,
-        settings.auth,
-        settings.ratelimit_storage_uri,
-        database,
-        same_origin=lambda: check_same_origin(settings.allowed_origins),
-        client_address=client_address,
-    )
+    signin = install_identity(app, settings.auth, state)
+    if signin is not None:
+        install_signin_routes(app, signin)
     install_rate_limits(app, settings, api)
     app.register_blueprint(page)
     app.register_blueprint(health)
     app.register_blueprint(api)
     app.register_blueprint(budget)
+    app.register_blueprint(runs_api)
     if settings.metrics_token:
-        app.register_blueprint(metrics)  # no token, no route: a plain 404
+        app.register_blueprint(metrics_endpoint)  # no token, no route: a plain 404
     install_error_handlers(app)
     install_security_headers(app)
     return app

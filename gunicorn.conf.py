@@ -1,7 +1,7 @@
 """gunicorn settings for streamchat: used by the Procfile, scripts/serve and the tests.
 
 Every value comes from the environment with a default that suits a Heroku-style
-platform; see the README's configuration table.
+platform; docs/configuration.md lists them.
 """
 
 import os
@@ -81,6 +81,7 @@ def on_exit(server):
 
 def post_worker_init(worker):
     """Chain streamchat's graceful drain onto the worker's SIGTERM handling."""
+    from streamchat.runtime import runtime_of
     from streamchat.worker.shutdown import drain_on_sigterm
 
-    drain_on_sigterm(worker)
+    drain_on_sigterm(worker, runtime_of(worker.wsgi).streams)

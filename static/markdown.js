@@ -93,8 +93,8 @@ export function renderContent(el, text) {
 }
 
 /**
- * Render a reply that is still streaming. Re-rendering all of it every frame costs ~40 ms
- * at 30 kB (measured), so only the last top-level block is redrawn: a block the lexer has
+ * Render a reply that is still streaming. Re-rendering all of it every frame grows with
+ * the reply until it no longer fits a frame, so only the last top-level block is redrawn: a block the lexer has
  * seen the end of (it is not last) and whose source is unchanged is kept as it is.
  * When the reply ends it is rendered once more, whole, by renderContent().
  * @param {{message: {content: string}, content: HTMLElement, blocks: object[]}} view

@@ -1,13 +1,25 @@
-"""The error answered before a stream starts: an HTTP status with a JSON body.
+"""How a request is refused before its stream starts, at two levels.
 
-Shared by every layer that can refuse a request (web, upstream, and later identity and
-budgets); anyone may import it. The wire shape is in docs/architecture.md ("Wire
-protocol").
+``Refusal`` is what a domain layer raises: a typed exception that says what happened
+(``BudgetExhausted``, ``ServerBusy``, ``UpstreamRefused``...), defined beside the code
+that raises it, carrying facts (a retry delay, a scope), never HTTP. One module,
+streamchat.web.errors, maps each to its status, code and words for the user
+(docs/architecture.md, "The error map").
+
+``ApiError`` is the wire shape itself (status + JSON body), built only in streamchat.web
+and here. Anyone may import this module.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+
+class Refusal(Exception):
+    """A request refused by a domain layer; ``retry_after`` (seconds) when trying again
+    later can help."""
+
+    retry_after: int | None = None
 
 
 @dataclass

@@ -1,9 +1,11 @@
 """What one app instance holds for its requests, and the one typed way to reach it.
 
 ``create_app`` builds a Runtime once (settings, the SDK client, this worker's open
-streams, the readiness check, the metrics, the token budgets) and installs it on the
-app; views and hooks reach it with ``current_runtime()`` (in a request) or
-``runtime_of(app)`` (outside one, e.g. gunicorn's worker hooks). Anyone may import this module.
+streams and the runs that fill them, the readiness check, the metrics, the token
+budgets) and installs it on the app; views and hooks reach it with
+``current_runtime()`` (in a request) or ``runtime_of(app)`` (outside one, e.g.
+gunicorn's worker hooks). streamchat.web, app.py and gunicorn.conf.py import it; it
+imports the layers it holds.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ from flask import Flask, current_app
 
 from .budgets import Budgets
 from .metrics.collectors import StreamMetrics
+from .runs import Runs
 from .settings import Settings
 from .upstream.readiness import ReadinessCheck
-from .worker.admission import OpenStreams
+from .worker.open_streams import OpenStreams
+from .worker.stalled_writes import StalledWrites
 
 _EXTENSION = "streamchat"
 
@@ -25,12 +29,15 @@ _EXTENSION = "streamchat"
 @dataclass(frozen=True)
 class Runtime:
     """What the views need, built once per app: settings, the upstream client, this
-    worker's open streams, the readiness check, and the metrics and budgets when on."""
+    worker's open streams and runs, the readiness check, and the metrics and budgets
+    when on."""
 
     settings: Settings
     client: openai.OpenAI
     streams: OpenStreams
+    runs: Runs
     readiness: ReadinessCheck
+    stalled_writes: StalledWrites
     metrics: StreamMetrics | None = None
     budgets: Budgets | None = None
 

@@ -1,13 +1,16 @@
 """Shared fixtures: the app with a fake SDK transport, and real servers on 127.0.0.1.
 
-Fixtures only: the helpers they are built from, and that tests import, are in
-tests/support/.
+Fixtures, and the hooks that make the folders the tiers: tests/unit (in-process),
+tests/server (real processes, marked ``server``), tests/browser (Chromium, marked
+``browser``), so ``-m "not server and not browser"`` selects tests/unit. The helpers the
+fixtures are built from, and that tests import, are in tests/support/.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx2
 import pytest
@@ -18,6 +21,40 @@ from tests.support.fake_upstream import FakeUpstream
 from tests.support.launch import RunningServer, start_gunicorn_against
 from tests.support.redis_server import start_redis
 from tests.support.transport import RecordingTransport
+
+TESTS = Path(__file__).resolve().parent
+# The tier folders, in the order pyproject.toml's testpaths runs them, and the mark each
+# gives every test in it.
+TIER_MARKS = {"unit": None, "server": pytest.mark.server, "browser": pytest.mark.browser}
+
+
+def _tier(path: Path) -> str | None:
+    """The tier folder ``path`` lies in, if any."""
+    path = path.resolve()
+    parts = path.relative_to(TESTS).parts if TESTS in path.parents else ()
+    return parts[0] if len(parts) > 1 and parts[0] in TIER_MARKS else None
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """A test module outside the tier folders would never run (testpaths lists only them)."""
+    strays = [str(path.relative_to(TESTS)) for path in TESTS.rglob("test_*.py") if not _tier(path)]
+    if strays:
+        raise pytest.UsageError(f"test modules outside tests/{{{','.join(TIER_MARKS)}}}/: {strays}")
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by mark
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test with its folder's tier; refuse a tier mark on a test in tests/unit,
+    which would run there with ``pytest tests/unit`` and be left out by ``-m``."""
+    misplaced = []
+    for item in items:
+        tier = _tier(item.path)
+        if mark := TIER_MARKS.get(tier):
+            item.add_marker(mark)
+        elif tier == "unit" and any(m.name in ("server", "browser") for m in item.iter_markers()):
+            misplaced.append(item.nodeid)
+    if misplaced:
+        raise pytest.UsageError(f"marked server or browser, but in tests/unit/: {misplaced}")
 
 
 @pytest.fixture(autouse=True)
@@ -53,6 +90,9 @@ def make_app(tmp_path):
             "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",
             "OPENAI_MAX_RETRIES": "0",
             "RATE_LIMIT": "",
+            # A run stops when its last reader leaves, unless a test is about runs
+            # outliving their readers (tests/*/test_runs*.py set it).
+            "RUN_GRACE_SECONDS": "0",
             "SQLITE_PATH": str(tmp_path / "counts.sqlite3"),
             **settings,
         }

@@ -1,35 +1,43 @@
-"""Token budgets: how much each person, and the whole deployment, may spend (README,
-"Budgets"; docs/architecture.md, "Request lifecycle").
+"""Token budgets: how much each person, and the whole deployment, may spend
+(docs/budgets.md; docs/architecture.md, "Request lifecycle").
 
-Holds the counter stores (``store``: the machine's SQLite file, which every worker
-shares, or Redis across instances), the check and reservation before an upstream call
-and the settling when a stream ends (``ledger``), and what a stream counts: reported
-usage, else an estimate (``counting``). ``install_budgets`` builds them for an app.
+Holds the check and reservation before an upstream call and the settling when a run
+ends (``ledger``, counting in the shared-state layer: the machine's SQLite file or
+Redis), and what a run counts: reported usage, else an estimate (``counting``).
+``build_budgets`` builds them for an app.
 
-It may import settings, errors and machine_db; streamchat.web, runtime and app.py import it. It
-works per stream, never per chunk.
+It may import settings, errors and state; streamchat.runs, runtime, web and app.py import
+it. It works per run, never per chunk.
 """
 
 from __future__ import annotations
 
-from ..machine_db import MachineDatabase
 from ..settings import Settings, SettingsError
+from ..state import SharedState
 from .counting import estimate_input_tokens, tokens_counted
-from .ledger import Admission, Budgets, budget_unavailable
-from .store import BudgetStoreUnavailable, counter_store
+from .ledger import (
+    NO_BUDGET,
+    Admission,
+    BudgetExhausted,
+    Budgets,
+    BudgetUnavailable,
+    ConversationOverBudget,
+)
 
 __all__ = [
+    "NO_BUDGET",
     "Admission",
-    "BudgetStoreUnavailable",
+    "BudgetExhausted",
+    "BudgetUnavailable",
     "Budgets",
-    "budget_unavailable",
+    "ConversationOverBudget",
     "build_budgets",
     "estimate_input_tokens",
     "tokens_counted",
 ]
 
 
-def build_budgets(settings: Settings, database: MachineDatabase) -> Budgets | None:
+def build_budgets(settings: Settings, state: SharedState) -> Budgets | None:
     """The app's Budgets, or None when neither TOKEN_BUDGET nor GLOBAL_TOKEN_BUDGET is set."""
     if not (settings.token_budget or settings.global_token_budget):
         return None
@@ -39,5 +47,12 @@ def build_budgets(settings: Settings, database: MachineDatabase) -> Budgets | No
         raise SettingsError(
             "MAX_OUTPUT_TOKENS must be above 0 when TOKEN_BUDGET or GLOBAL_TOKEN_BUDGET is set"
         )
-    store = counter_store(settings.ratelimit_storage_uri, database)
-    return Budgets(store, settings.token_budget, settings.global_token_budget)
+    scheme = settings.ratelimit_storage_uri.partition("://")[0].lower()
+    if not settings.redis_url and scheme != "memory":
+        # Several instances sharing a limiter storage other than Redis would each count
+        # a whole budget in their own machine's file.
+        raise SettingsError(
+            "Token budgets keep their counts in SQLite (the machine's file) or Redis "
+            f"(REDIS_URL=redis://host:6379), not {scheme}://"
+        )
+    return Budgets(state, settings.token_budget, settings.global_token_budget)

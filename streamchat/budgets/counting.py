@@ -1,5 +1,5 @@
 """What a stream counts against the budgets: the upstream's reported usage, else an
-estimate (README, "Budgets").
+estimate (docs/budgets.md).
 
 The estimate of the input, used to reserve a reply's cost before it starts and to
 charge a stream that ends without usage (an older server, a stream cut off, a client

@@ -18,14 +18,15 @@ import math
 import time
 from dataclasses import dataclass
 
-from ..errors import ApiError, bad_request
+from ..errors import Refusal
 from ..settings.budgets import BudgetSetting
-from .store import BudgetStoreUnavailable, CounterStore
+from ..state import SharedState, StateUnavailable
 
 _KEY_PREFIX = "streamchat:budget"
 # How long a window's counter outlives its end, so a reply that ends after the window
 # turned over still settles into the window that admitted it.
 _SETTLE_GRACE_SECONDS = 3600
+# Long enough for a Redis failover or a locked file to clear.
 BUDGET_UNAVAILABLE_RETRY_AFTER = 5
 # The smallest output cap a reply is sent with: OpenAI's Responses API refuses a
 # max_output_tokens under 16, and a reply cut after a few words helps nobody.
@@ -68,30 +69,33 @@ def _window(scope: str, budget: BudgetSetting, who: str, now: float) -> Window:
     return Window(scope, budget, key, (index + 1) * budget.period_seconds)
 
 
-def _exhausted(window: Window, now: float) -> ApiError:
-    retry_after = max(1, math.ceil(window.ends_at - now))
-    if window.scope == "global":
-        message = "This service has used its token budget for now."
-        code = "global_budget_exhausted"
-    else:
-        message = "You have used your token budget for now."
-        code = "budget_exhausted"
-    return ApiError(
-        429,
-        f"{message} It renews in {retry_after} seconds.",
-        "rate_limit_error",
-        code,
-        retry_after=retry_after,
-    )
+class BudgetExhausted(Refusal):
+    """A budget has no room for one more reply until its window renews."""
+
+    def __init__(self, scope: str, retry_after: int) -> None:
+        super().__init__(scope)
+        self.scope = scope  # "person" or "global"
+        self.retry_after = retry_after
 
 
-def _over_budget(window: Window) -> ApiError:
-    scope = "the service's" if window.scope == "global" else "your"
-    return bad_request(
-        f"This conversation is too long for {scope} token budget "
-        f"({window.budget.text}). Start a new one, or shorten it.",
-        "conversation_over_budget",
-    )
+class ConversationOverBudget(Refusal):
+    """The conversation alone is larger than a whole budget: no window will fit it."""
+
+    def __init__(self, scope: str, budget_text: str) -> None:
+        super().__init__(scope)
+        self.scope = scope
+        self.budget_text = budget_text
+
+
+class BudgetUnavailable(Refusal):
+    """The shared store cannot be reached, so the budgets cannot be checked: refused,
+    never guessed."""
+
+    retry_after = BUDGET_UNAVAILABLE_RETRY_AFTER
+
+
+def _exhausted(window: Window, now: float) -> BudgetExhausted:
+    return BudgetExhausted(window.scope, max(1, math.ceil(window.ends_at - now)))
 
 
 def _fit(
@@ -107,23 +111,12 @@ def _fit(
     return remaining, min(max_output, remaining - estimated_input)
 
 
-def budget_unavailable() -> ApiError:
-    """The refusal when the budget store cannot be reached: budgets are not guessed."""
-    return ApiError(
-        503,
-        "Token budgets cannot be checked right now. Try again in a few seconds.",
-        "server_error",
-        "budget_unavailable",
-        retry_after=BUDGET_UNAVAILABLE_RETRY_AFTER,
-    )
-
-
 class Budgets:
     """TOKEN_BUDGET per person and GLOBAL_TOKEN_BUDGET for everybody, in ``store``."""
 
     def __init__(
         self,
-        store: CounterStore,
+        store: SharedState,
         person: BudgetSetting | None,
         everybody: BudgetSetting | None,
     ) -> None:
@@ -139,21 +132,21 @@ class Budgets:
         windows = self.windows(who, now)
         try:
             used = self.store.totals([w.key for w in windows])
-        except BudgetStoreUnavailable:
-            raise budget_unavailable() from None
+        except StateUnavailable:
+            raise BudgetUnavailable() from None
         # Never below 0: a settling after Redis lost the key must not give budget back.
         return [(window, max(0, u)) for window, u in zip(windows, used, strict=True)]
 
     def admit(self, who: str, estimated_input: int, max_output: int) -> Admission:
-        """Reserve a reply's cost for ``who``, or raise the ApiError: 429 when no budget
-        is left, 400 when the conversation alone exceeds a whole budget, 503 when the
-        store is unreachable. ``max_output`` is MAX_OUTPUT_TOKENS (build_budgets makes
-        sure it is above 0)."""
+        """Reserve a reply's cost for ``who``, or raise: BudgetExhausted when no budget
+        is left, ConversationOverBudget when the conversation alone exceeds a whole
+        budget, BudgetUnavailable when the store is unreachable. ``max_output`` is
+        MAX_OUTPUT_TOKENS (build_budgets makes sure it is above 0)."""
         now = time.time()
         spent = self._used(who, now)
         for window, _ in spent:
             if estimated_input + min(MIN_OUTPUT_TOKENS, max_output) > window.budget.amount:
-                raise _over_budget(window)
+                raise ConversationOverBudget(window.scope, window.budget.text)
         remaining, output_cap = _fit(spent, estimated_input, max_output, now)
         windows = [window for window, _ in spent]
         admission = Admission(windows, estimated_input + output_cap, output_cap, remaining)
@@ -166,14 +159,14 @@ class Budgets:
         keys = {window.key: window.expires_at for window in admission.windows}
         try:
             totals = self.store.add(admission.reserved, keys)
-        except BudgetStoreUnavailable:
-            raise budget_unavailable() from None
+        except StateUnavailable:
+            raise BudgetUnavailable() from None
         # What the others had spent or held when our add landed: more than we read if a
         # reply elsewhere was admitted in between. Fit again to that.
         before = [(w, totals[w.key] - admission.reserved) for w in admission.windows]
         try:
             remaining, output_cap = _fit(before, estimated_input, max_output, now)
-        except ApiError:
+        except BudgetExhausted:
             self._give_back(admission.reserved, keys)
             raise
         if output_cap < admission.output_cap:
@@ -183,17 +176,23 @@ class Budgets:
 
     def _give_back(self, tokens: int, keys: dict[str, float]) -> None:
         # If the store is gone meanwhile, the tokens stay held: the safe side.
-        with contextlib.suppress(BudgetStoreUnavailable):
+        with contextlib.suppress(StateUnavailable):
             self.store.add(-tokens, keys)
 
     def settle(self, admission: Admission, tokens: int) -> None:
         """Turn the reservation into the ``tokens`` the reply counted (once). Raises
-        BudgetStoreUnavailable when the store cannot take it; the caller logs that."""
+        StateUnavailable when the store cannot take it; the caller logs that."""
         if admission.settled:
             return
         admission.settled = True
         keys = {window.key: window.expires_at for window in admission.windows}
         self.store.add(tokens - admission.reserved, keys)
+
+    def release(self, admission: Admission) -> None:
+        """Give the whole reservation back: no stream started (the upstream refused, say).
+        A store that is down meanwhile keeps it held: the safe side."""
+        with contextlib.suppress(StateUnavailable):
+            self.settle(admission, 0)
 
     def status(self, who: str) -> dict:
         """What ``who`` sees at GET /api/budget: their own budget's figures (None when

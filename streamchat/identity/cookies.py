@@ -1,6 +1,6 @@
 """The session cookie: Flask's signed cookie (itsdangerous, ``SECRET_KEY``, HMAC-SHA1
 over the "cookie-session" salt, exactly the bytes Flask signs), with the work per request
-cut to what checking it needs (issue 14: sign-in adds at most 0.2 ms of CPU a request).
+cut to what checking it needs (what sign-in costs per request: bench/README.md).
 
 - The payload is plain JSON. What goes in is strings, numbers, booleans and dicts
   (Flask-Login's user id and flags, Authlib's OpenID state, nonce and PKCE verifier), so
@@ -93,8 +93,8 @@ class SessionCookies(SecureCookieSessionInterface):
     def save_session(self, app: Flask, session, response) -> None:
         """Flask's, with its ``Vary: Cookie`` (a response that read the session depends
         on the cookie) written straight into the headers when there is no Vary yet:
-        Flask's ``response.vary.add`` parses the header into a set and writes it back,
-        about 12 us on every signed-in response."""
+        Flask's ``response.vary.add`` parses the header into a set and writes it back on
+        every signed-in response."""
         if session.accessed and "Vary" not in response.headers:
             response.headers["Vary"] = "Cookie"
             session.accessed = False  # the Vary is done; the session is not used again

@@ -1,6 +1,6 @@
 """The metrics streamchat keeps: counted once per stream or refusal, never per chunk.
 
-The names are fixed so dashboards can rely on them (README, "Monitoring"). Labels hold
+The names are fixed so dashboards can rely on them (docs/operating.md, "Monitoring"). Labels hold
 only our own small sets of values (route, outcome, error code, token kind): never
 message content, user names or keys.
 """

@@ -12,7 +12,7 @@ This is the one place that knows httpx2's and httpcore2's private structure (and
 the wait before each read, a gevent socket's own read watcher). It checks every step
 and, when something differs (a library upgrade, HTTP/2, a proxy tunnel, an
 encoded body, the demo's in-process transport), returns None; the caller then falls back
-to the public ``iter_bytes()`` path. tests/test_direct_body.py pins which case is which.
+to the public ``iter_bytes()`` path. tests/unit/test_direct_body.py pins which case is which.
 """
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ from collections.abc import Iterator
 import h11
 
 from .body_framing import Chunked, framing_for
-from .pacing import WriteMark
 from .socket_reads import (
     is_gevent_socket,
     read_under_gevent,
     read_with_socket_timeout,
 )
+from .write_mark import WriteMark
 
 try:  # private modules: their absence only means the fallback path
     from httpcore2._backends.sync import SyncStream
@@ -87,7 +87,7 @@ def direct_body(
     when this response cannot be read that way (use ``iter_bytes()`` then).
 
     It yields body bytes as they arrive and ``None`` whenever ``heartbeat_seconds`` have
-    passed since ``mark`` (the last write toward the client; streamchat.relay.pacing),
+    passed since ``mark`` (the last write toward the client; streamchat.relay.write_mark),
     whatever the upstream sends meanwhile. After ``read_timeout_seconds`` of upstream
     silence it raises
     UpstreamReadTimeout; a broken connection or body raises OSError (BrokenFraming is

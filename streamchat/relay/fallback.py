@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 
-from .pacing import WriteMark
+from .write_mark import WriteMark
 
 _END = object()
 # Chunks held between the helper and the relay: iter_bytes() yields up to 64 KiB each,

@@ -2,7 +2,7 @@
 
 streamchat.relay.direct_body hands its socket here. Each reader yields what one read
 returned (b"" at the end) or None when a heartbeat is due, timed from the last write
-toward the client (streamchat.relay.pacing); it raises UpstreamReadTimeout when the
+toward the client (streamchat.relay.write_mark); it raises UpstreamReadTimeout when the
 upstream has sent nothing for the read timeout.
 """
 
@@ -12,7 +12,7 @@ import socket
 import time
 from collections.abc import Iterator
 
-from .pacing import WriteMark
+from .write_mark import WriteMark
 
 READ_SIZE = 65536
 
@@ -64,7 +64,7 @@ class _SilenceWatch:
     long, without a timer per read.
 
     A socket timeout under gevent costs each read a Timeout object and a timer start and
-    stop: ~15 us a chunk, as much as the rest of the read. Here the reader only notes
+    stop on every chunk, as much as the rest of the read costs. Here the reader only notes
     when data last came, and the relay when it last wrote (``mark``); one lazy timer per
     stream wakes once per interval, re-arms for the remainder while lines are flowing,
     and throws into the reader only when it is blocked in recv. gevent's own Timeout
@@ -127,7 +127,7 @@ def wait_then_recv(sock: socket.socket):
 
     gevent's recv tries the socket first, gets EAGAIN, waits and tries again. On a token
     stream the first try fails nearly every time (the next chunk is milliseconds away):
-    a syscall and an exception per chunk, ~3 us of ~14 per read (bench/micro.py).
+    a syscall and an exception per chunk, a fifth of what a read costs (bench/README.md).
     Waiting on the socket's own watcher keeps gevent's behaviour on close: closing the
     socket from another greenlet (Stop, shutdown) fails the wait at once.
     """

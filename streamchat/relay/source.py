@@ -15,7 +15,7 @@ import httpx2
 
 from .direct_body import direct_body
 from .fallback import with_heartbeats
-from .pacing import WriteMark
+from .write_mark import WriteMark
 
 
 def read_body(

@@ -2,8 +2,8 @@
 
 Holds the app's Settings (``load_settings``), the numbers gunicorn.conf.py needs
 (``load_server_settings``) and the value parsers both use. Anyone may import this
-package; it imports nothing else of streamchat. The README's configuration table lists
-every variable.
+package; it imports nothing else of streamchat. docs/configuration.md lists every
+variable.
 """
 
 from .app_settings import (

@@ -10,18 +10,20 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .auth import AuthSettings, load_auth_settings
-from .budgets import BudgetSetting, budget, max_tokens_field
+from .budgets import BudgetSetting, budget
+from .runs import RunSettings, load_run_settings
+from .storage import ratelimit_storage_uri, redis_url
+from .upstream import max_tokens_field
 from .values import SettingsError, boolean, choice, integer, number, text
 
 DEFAULT_MODEL = "gpt-5.4-mini"
 DEFAULT_SYSTEM_PROMPT = (
     "You are a helpful assistant. Answer clearly and concisely; use Markdown where it helps."
 )
-# Open streams one worker accepts before answering 503. Sized with ./scripts/bench
-# (README, Performance): when twice this many requests arrive within a second, one core
-# answers the excess 503 within a few milliseconds while the admitted streams (50
-# tokens/s each) keep a relay delay p99 of 1-6 ms, as without the burst. At 150 that
-# p99 rose to 21-26 ms: setting up and refusing requests competes with relaying.
+# Open streams one worker accepts before answering 503. Sized with ./scripts/bench's
+# admission scenario (bench/README.md): at this many, a burst of twice as many requests
+# is refused at once while the admitted streams keep the relay delay they have without
+# the burst; much above it, setting up and refusing requests competes with relaying.
 DEFAULT_MAX_STREAMS_PER_WORKER = 100
 
 
@@ -50,6 +52,7 @@ class Settings:
     max_tokens_field: str
     rate_limit: str
     ratelimit_storage_uri: str
+    redis_url: str | None
     trusted_proxy_count: int
     trusted_proxy_host: bool
     allowed_hosts: tuple[str, ...]
@@ -65,6 +68,7 @@ class Settings:
     token_budget: BudgetSetting | None = None
     global_token_budget: BudgetSetting | None = None
     sqlite_path: str = ""
+    runs: RunSettings = field(default_factory=RunSettings)
 
     @property
     def demo(self) -> bool:
@@ -91,17 +95,6 @@ def _rate_limit(source: Mapping[str, Any]) -> str:
             raise SettingsError(
                 f"RATE_LIMIT must look like '20/minute' or '20/minute;200/day', got {value!r}"
             ) from None
-    return value
-
-
-def _storage_uri(source: Mapping[str, Any]) -> str:
-    value = text(source, "RATELIMIT_STORAGE_URI", "memory://")
-    # The scheme is checked here; whether its client library is installed is checked
-    # when the limiter builds its storage (streamchat.web.ratelimit), also at start-up.
-    if "://" not in value:
-        raise SettingsError(
-            f"RATELIMIT_STORAGE_URI must look like memory:// or redis://host:6379, got {value!r}"
-        )
     return value
 
 
@@ -182,7 +175,8 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
         max_output_tokens=integer(source, "MAX_OUTPUT_TOKENS", 4096, minimum=0),
         max_tokens_field=max_tokens_field(source, _base_url(source)),
         rate_limit=_rate_limit(source),
-        ratelimit_storage_uri=_storage_uri(source),
+        ratelimit_storage_uri=ratelimit_storage_uri(source, redis_url(source)),
+        redis_url=redis_url(source),
         trusted_proxy_count=integer(source, "TRUSTED_PROXY_COUNT", 0, minimum=0),
         trusted_proxy_host=boolean(source, "TRUSTED_PROXY_HOST", False),
         allowed_hosts=_hosts(source),
@@ -204,4 +198,5 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
         token_budget=budget(source, "TOKEN_BUDGET"),
         global_token_budget=budget(source, "GLOBAL_TOKEN_BUDGET"),
         sqlite_path=text(source, "SQLITE_PATH", "") or "",
+        runs=load_run_settings(source),
     )

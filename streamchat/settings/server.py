@@ -20,7 +20,7 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 @dataclass(frozen=True)
 class ServerSettings:
-    """What gunicorn.conf.py hands to gunicorn (README, configuration table)."""
+    """What gunicorn.conf.py hands to gunicorn (docs/configuration.md)."""
 
     host: str
     port: int

@@ -37,7 +37,7 @@ def demo_reply(question: str) -> str:
         "`OPENAI_API_KEY=ollama`, `OPENAI_MODEL=llama3.2`\n"
         "- **llama.cpp** (`llama-server`): `OPENAI_BASE_URL=http://127.0.0.1:8080/v1`, "
         "`OPENAI_API_KEY=none`\n\n"
-        "The README's configuration table lists every setting."
+        "docs/configuration.md lists every setting."
     )
 
 

@@ -2,7 +2,7 @@
 
 httpcore2's pool looks at every connection it holds each time a request starts or
 ends, so with one pool per worker a request costs time in proportion to the streams
-already open (about 1 ms of CPU per request at 500 open streams). Several smaller pools,
+already open (bench/README.md has the figures). Several smaller pools,
 taken in turn, keep that scan short (the scan covers the connections a pool holds, not
 its limit). Each is an ordinary httpx2.HTTPTransport, so proxies, TLS and keep-alive
 behave as without this.

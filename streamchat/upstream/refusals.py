@@ -1,4 +1,5 @@
-"""Answers for the user when the upstream refuses a request before its stream starts.
+"""What the upstream's refusal before a stream starts means, as an UpstreamRefused of one
+kind (streamchat.web.errors words it for the user).
 
 Upstream error text is never passed on: OpenAI's 401 message quotes part of the key.
 """
@@ -7,7 +8,33 @@ from __future__ import annotations
 
 import openai
 
-from ..errors import ApiError
+from ..errors import Refusal
+
+# The upstream's own words for what it would not do, by status; anything else is
+# "unavailable".
+_KIND_BY_STATUS = {
+    401: "auth",
+    403: "auth",
+    404: "model_not_found",
+    429: "rate_limited",
+    400: "rejected",
+    413: "rejected",
+    422: "rejected",
+}
+# When an upstream that is over its rate limit names no delay.
+DEFAULT_RATE_LIMIT_RETRY_AFTER = 5
+
+
+class UpstreamRefused(Refusal):
+    """The upstream did not start a stream. ``kind``: ``timeout``, ``unreachable``,
+    ``auth``, ``model_not_found``, ``rate_limited``, ``rejected``, ``unavailable`` or
+    ``bad_response`` (a 2xx that is not an event stream)."""
+
+    def __init__(self, kind: str, model: str = "", retry_after: int | None = None) -> None:
+        super().__init__(kind)
+        self.kind = kind
+        self.model = model
+        self.retry_after = retry_after
 
 
 def _retry_after_seconds(headers) -> int | None:
@@ -21,70 +48,18 @@ def _retry_after_seconds(headers) -> int | None:
     return max(1, min(int(seconds + 0.999), 3600))
 
 
-def from_upstream_exception(exc: Exception, model: str) -> ApiError:
-    """Map an exception raised while opening the upstream stream to an ApiError."""
+def from_upstream_exception(exc: Exception, model: str) -> UpstreamRefused:
+    """The UpstreamRefused for an SDK exception raised while opening the stream."""
     if isinstance(exc, openai.APITimeoutError):
-        return ApiError(
-            504,
-            "The model provider did not answer in time. Try again.",
-            "upstream_error",
-            "upstream_timeout",
-        )
+        return UpstreamRefused("timeout", model)
     if isinstance(exc, openai.APIConnectionError):
-        return ApiError(
-            502,
-            "The model provider could not be reached. Try again shortly.",
-            "upstream_error",
-            "upstream_unreachable",
-        )
+        return UpstreamRefused("unreachable", model)
     if isinstance(exc, openai.APIStatusError):
-        return _from_status(exc.status_code, exc.response.headers, model)
+        kind = _KIND_BY_STATUS.get(exc.status_code, "unavailable")
+        retry_after = None
+        if kind == "rate_limited":
+            retry_after = (
+                _retry_after_seconds(exc.response.headers) or DEFAULT_RATE_LIMIT_RETRY_AFTER
+            )
+        return UpstreamRefused(kind, model, retry_after)
     raise exc
-
-
-def _from_status(status: int, headers, model: str) -> ApiError:
-    if status in (401, 403):
-        return ApiError(
-            502,
-            "The server's API key was not accepted by the model provider.",
-            "upstream_error",
-            "upstream_auth",
-        )
-    if status == 404:
-        return ApiError(
-            502,
-            f"The model provider does not offer the model {model!r}.",
-            "upstream_error",
-            "model_not_found",
-        )
-    if status == 429:
-        return ApiError(
-            429,
-            "The model provider is busy or over its rate limit. Try again in a moment.",
-            "rate_limit_error",
-            "upstream_rate_limited",
-            retry_after=_retry_after_seconds(headers) or 5,
-        )
-    if status in (400, 413, 422):
-        return ApiError(
-            502,
-            "The model provider refused this request (it may be too long).",
-            "upstream_error",
-            "upstream_rejected",
-        )
-    return ApiError(
-        502,
-        "The model provider had a problem answering. Try again.",
-        "upstream_error",
-        "upstream_unavailable",
-    )
-
-
-def bad_upstream_reply() -> ApiError:
-    """The upstream answered 2xx but not with an event stream (a proxy page, say)."""
-    return ApiError(
-        502,
-        "The model provider sent something that is not a streamed reply.",
-        "upstream_error",
-        "upstream_bad_response",
-    )

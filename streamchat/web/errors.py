@@ -1,15 +1,167 @@
-"""Error handlers: every error leaves as the JSON shape (docs/architecture.md, "Wire
-protocol"), never a traceback or an HTML page."""
+"""The error map and the error handlers: every refusal leaves as the JSON shape
+(docs/architecture.md, "The error map"), never a traceback or an HTML page.
+
+Domain layers raise a Refusal that says what happened; ``api_error_for`` is the one
+place that gives each its status, type, code and words for the user.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from flask import Flask, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from ..errors import ApiError
+from ..budgets import BudgetExhausted, BudgetUnavailable, ConversationOverBudget
+from ..errors import ApiError, Refusal, bad_request
+from ..identity.oidc import OidcRefused
+from ..identity.session import Unauthenticated
+from ..identity.throttle import SignInThrottled, SignInUnavailable
+from ..runs import (
+    BadResumePoint,
+    RunNotFound,
+    ServerBusy,
+    ServerDraining,
+    TooManyReaders,
+)
 from ..runtime import current_runtime
+from ..upstream.refusals import UpstreamRefused
+
+# UpstreamRefused by kind: (status, type, code, words).
+_UPSTREAM = {
+    "timeout": (504, "upstream_timeout", "The model provider did not answer in time. Try again."),
+    "unreachable": (
+        502,
+        "upstream_unreachable",
+        "The model provider could not be reached. Try again shortly.",
+    ),
+    "auth": (502, "upstream_auth", "The server's API key was not accepted by the model provider."),
+    "model_not_found": (
+        502,
+        "model_not_found",
+        "The model provider does not offer the model {model!r}.",
+    ),
+    "rate_limited": (
+        429,
+        "upstream_rate_limited",
+        "The model provider is busy or over its rate limit. Try again in a moment.",
+    ),
+    "rejected": (
+        502,
+        "upstream_rejected",
+        "The model provider refused this request (it may be too long).",
+    ),
+    "unavailable": (
+        502,
+        "upstream_unavailable",
+        "The model provider had a problem answering. Try again.",
+    ),
+    "bad_response": (
+        502,
+        "upstream_bad_response",
+        "The model provider sent something that is not a streamed reply.",
+    ),
+}
+
+
+_OIDC_WORDS = {
+    "failed": "Signing in with your identity provider failed. Try again.",
+    "no_verified_email": "Your account has no verified email address.",
+    "not_allowed": "This account may not use this app.",
+}
+
+
+def _upstream(refusal: UpstreamRefused) -> ApiError:
+    status, code, words = _UPSTREAM[refusal.kind]
+    kind = "rate_limit_error" if status == 429 else "upstream_error"
+    return ApiError(status, words.format(model=refusal.model), kind, code, refusal.retry_after)
+
+
+def _budget_exhausted(refusal: BudgetExhausted) -> ApiError:
+    if refusal.scope == "global":
+        message, code = "This service has used its token budget for now.", "global_budget_exhausted"
+    else:
+        message, code = "You have used your token budget for now.", "budget_exhausted"
+    words = f"{message} It renews in {refusal.retry_after} seconds."
+    return ApiError(429, words, "rate_limit_error", code, refusal.retry_after)
+
+
+def _over_budget(refusal: ConversationOverBudget) -> ApiError:
+    scope = "the service's" if refusal.scope == "global" else "your"
+    return bad_request(
+        f"This conversation is too long for {scope} token budget "
+        f"({refusal.budget_text}). Start a new one, or shorten it.",
+        "conversation_over_budget",
+    )
+
+
+def _server_error(message: str, code: str) -> Callable[[Refusal], ApiError]:
+    return lambda refusal: ApiError(503, message, "server_error", code, refusal.retry_after)
+
+
+_MAP: dict[type[Refusal], Callable] = {
+    UpstreamRefused: _upstream,
+    BudgetExhausted: _budget_exhausted,
+    ConversationOverBudget: _over_budget,
+    BudgetUnavailable: _server_error(
+        "Token budgets cannot be checked right now. Try again in a few seconds.",
+        "budget_unavailable",
+    ),
+    ServerBusy: _server_error(
+        "The server is busy with other replies. Try again in a few seconds.", "server_busy"
+    ),
+    ServerDraining: _server_error(
+        "The server is restarting. Try again in a moment.", "server_shutting_down"
+    ),
+    RunNotFound: lambda refusal: ApiError(
+        404,
+        "There is no such reply: it ended a while ago, or it was never yours.",
+        "invalid_request_error",
+        "run_not_found",
+    ),
+    BadResumePoint: lambda refusal: bad_request(
+        "The resume point must be a count of lines the reply has already sent.",
+        "bad_resume_point",
+    ),
+    TooManyReaders: lambda refusal: ApiError(
+        429,
+        "This reply is open in too many places. Close one and try again.",
+        "rate_limit_error",
+        "too_many_readers",
+        refusal.retry_after,
+    ),
+    SignInThrottled: lambda refusal: ApiError(
+        429,
+        f"Too many failed sign-ins. Try again in {refusal.retry_after} seconds.",
+        "rate_limit_error",
+        "sign_in_throttled",
+        refusal.retry_after,
+    ),
+    SignInUnavailable: _server_error(
+        "Sign-in is unavailable for a moment. Try again in a few seconds.",
+        "sign_in_unavailable",
+    ),
+    Unauthenticated: lambda refusal: ApiError(
+        401,
+        "Sign in first, or send an API token as Authorization: Bearer <token>.",
+        "authentication_error",
+        "unauthenticated",
+        headers={"WWW-Authenticate": "Bearer"},
+    ),
+    OidcRefused: lambda refusal: ApiError(
+        403, _OIDC_WORDS[refusal.reason], "authentication_error", f"oidc_{refusal.reason}"
+    ),
+}
+
+
+def api_error_for(refusal: Refusal) -> ApiError:
+    """The status, code and words for ``refusal`` (the nearest mapped class wins)."""
+    for kind in type(refusal).__mro__:
+        build = _MAP.get(kind)
+        if build is not None:
+            return build(refusal)
+    raise LookupError(f"no answer mapped for {type(refusal).__name__}")
 
 
 def json_error(error: ApiError):
@@ -29,7 +181,11 @@ def json_error(error: ApiError):
 
 
 def install_error_handlers(app: Flask) -> None:
-    """Answer ApiError, HTTP errors (404, 405, 413, ...) and crashes with JSON."""
+    """Answer refusals, ApiError, HTTP errors (404, 405, 413, ...) and crashes with JSON."""
+
+    @app.errorhandler(Refusal)
+    def handle_refusal(refusal: Refusal):
+        return json_error(api_error_for(refusal))
 
     @app.errorhandler(ApiError)
     def handle_api_error(error: ApiError):

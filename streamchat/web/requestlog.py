@@ -17,6 +17,7 @@ from flask import Flask, g, request
 from pythonjsonlogger.json import JsonFormatter
 
 from ..identity import current_identity
+from ..runs import Run, RunResult
 
 ACCESS = logging.getLogger("streamchat.access")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -55,44 +56,53 @@ def request_id_from(header: str | None) -> str:
 
 @dataclass
 class RequestRecord:
-    """What the log line says about one request; filled in as the request goes."""
+    """What the log line says about one request: filled in as the request goes, and for
+    a stream from its run's result when the run ends."""
 
     request_id: str
     method: str
     route: str
     started: float = field(default_factory=time.perf_counter)
     status: int | None = None
-    outcome: str | None = None
     model: str | None = None
     error_code: str | None = None
-    first_data: float | None = None
-    chunks: int = 0
-    bytes: int = 0
-    usage: dict | None = None
-    upstream_read: str | None = None  # "direct" or "fallback": see streamchat.relay.source
     user: str | None = None  # the user's or token's name; never a token or password
-    tokens_counted: int | None = None  # what the stream counted against budgets
-    tokens_source: str | None = None  # "reported" by the upstream, or "estimated"
+    waits_for_run: bool = False  # a stream: logged when its run ends, not with the response
     logged: bool = False
 
-    def sent(self, piece: bytes, heartbeat: bool) -> None:
-        """Count one write of a stream (a heartbeat is not data)."""
-        if not heartbeat:
-            if self.first_data is None:
-                self.first_data = time.perf_counter()
-            self.chunks += piece.count(b"\n")
-        self.bytes += len(piece)
+    @property
+    def outcome(self) -> str:
+        """What the line says of a request answered at once: rejected or completed."""
+        return "rejected" if (self.status or 0) >= 400 else "completed"
 
-    def ttfb(self) -> float | None:
-        """Seconds from the request to its first data line, if one was sent."""
-        return None if self.first_data is None else self.first_data - self.started
+    def log_when_ended(self, run: Run) -> None:
+        """Write this request's line when ``run`` ends, with what the run reports. Who
+        asked and the status are noted now: the run may end before the response is made."""
+        self.waits_for_run = True
+        identity = current_identity()
+        self.user = identity.name if identity else None
+        self.status = 200
+        run.when_ended(self.log_run)
 
-    def age(self) -> float:
-        """Seconds since the request started."""
-        return time.perf_counter() - self.started
+    def log_run(self, result: RunResult) -> None:
+        """Write the line of a stream whose run has ended."""
+        fields = {"outcome": result.outcome, "run_id": result.run_id}
+        if result.first_line_at is not None:
+            fields["ttfb_ms"] = round((result.first_line_at - self.started) * 1000, 1)
+            fields["chunks"] = result.lines
+            fields["bytes"] = result.bytes
+        if result.error_code:
+            fields["error_code"] = result.error_code
+        if result.usage:
+            fields["usage"] = result.usage
+        if result.upstream_read:
+            fields["upstream_read"] = result.upstream_read
+        fields["tokens_counted"] = result.tokens_counted
+        fields["tokens_source"] = result.tokens_source
+        self.log(fields)
 
-    def log(self) -> None:
-        """Write the line, once."""
+    def log(self, extra: dict | None = None) -> None:
+        """Write the line, once; ``extra`` fields (a stream's) beside the request's own."""
         if self.logged:
             return
         self.logged = True
@@ -106,19 +116,9 @@ class RequestRecord:
             "user": self.user,
             "duration_ms": round((time.perf_counter() - self.started) * 1000, 1),
         }
-        if self.first_data is not None:
-            fields["ttfb_ms"] = round((self.first_data - self.started) * 1000, 1)
-            fields["chunks"] = self.chunks
-            fields["bytes"] = self.bytes
         if self.error_code:
             fields["error_code"] = self.error_code
-        if self.usage:
-            fields["usage"] = self.usage
-        if self.upstream_read:
-            fields["upstream_read"] = self.upstream_read
-        if self.tokens_counted is not None:
-            fields["tokens_counted"] = self.tokens_counted
-            fields["tokens_source"] = self.tokens_source
+        fields.update(extra or {})
         # Load balancers and Prometheus poll these every few seconds: kept out of INFO.
         level = logging.DEBUG if self.route in _POLLED_ROUTES else logging.INFO
         ACCESS.log(level, "request", extra=fields)
@@ -148,7 +148,6 @@ def install_request_log(app: Flask) -> None:
         identity = current_identity()
         record.user = identity.name if identity else None
         record.status = response.status_code
-        if not getattr(response, "logs_when_done", False):
-            record.outcome = "rejected" if response.status_code >= 400 else "completed"
+        if not record.waits_for_run:
             record.log()
         return response

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..errors import bad_request
 from ..settings import Settings
-from ..upstream.streams import ChatRequest
+from ..upstream.request import ChatRequest
 
 CLIENT_ROLES = ("user", "assistant")
 

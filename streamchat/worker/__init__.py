@@ -1,7 +1,7 @@
-"""This worker process: its open streams (admission control) and graceful shutdown.
+"""This worker process: its open streams and graceful shutdown.
 
-``admission`` counts the streams one worker relays and refuses past the limit;
+``open_streams`` counts the streams one worker relays and says when it is full;
 ``shutdown`` is called from gunicorn.conf.py's worker hook to drain them on SIGTERM.
-``admission`` imports nothing of streamchat; ``shutdown`` imports streamchat.runtime.
-streamchat.web, streamchat.runtime and gunicorn.conf.py import this package.
+It imports nothing of streamchat. streamchat.runs, runtime, web and gunicorn.conf.py
+import it.
 """

@@ -13,7 +13,7 @@ import time
 
 import gevent
 
-from ..runtime import runtime_of
+from .open_streams import OpenStreams
 
 log = logging.getLogger("streamchat.shutdown")
 
@@ -34,9 +34,9 @@ def drain(streams, grace: float) -> None:
         log.warning("grace period ending: %d streams ended with an error line", ended)
 
 
-def drain_on_sigterm(worker) -> None:
-    """Chain our drain onto the gunicorn worker's own SIGTERM handler."""
-    streams = runtime_of(worker.wsgi).streams
+def drain_on_sigterm(worker, streams: OpenStreams) -> None:
+    """Chain the drain of ``streams`` (the worker app's) onto the gunicorn worker's own
+    SIGTERM handler."""
     grace = float(worker.cfg.graceful_timeout)
     gunicorn_handler = signal.getsignal(signal.SIGTERM)
 

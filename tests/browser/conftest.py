@@ -2,31 +2,20 @@
 
 Chromium is never downloaded: the tests use /usr/bin/chromium, and skip without it
 unless CI=true, where a missing browser is a failure (CI must run these tests). Every
-test in this folder is marked ``browser``. The helpers (ChatPage, Backend, ...) are in
-tests.support.browser.
+test in this folder is marked ``browser`` (by tests/conftest.py). The helpers
+(ChatPage, Backend, ...) are in tests.support.browser.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
 from tests.support.browser import CHROMIUM, Backend, ChatPage, launch_chromium, open_chat_page
 from tests.support.launch import RunningServer, start_gunicorn, start_gunicorn_against
-
-HERE = Path(__file__).resolve().parent
-
-
-@pytest.hookimpl(tryfirst=True)  # before -m deselects by mark
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test in this folder ``browser``, so ``-m "not browser"`` leaves it out."""
-    for item in items:
-        if HERE in item.path.parents:
-            item.add_marker(pytest.mark.browser)
 
 
 @pytest.fixture(scope="session")

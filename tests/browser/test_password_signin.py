@@ -1,5 +1,5 @@
 """Password sign-in in Chromium against the real server (AUTH=password), with the user
-made by the CLI the way the README says: the gate, a wrong and a right password, a
+made by the CLI the way docs/sign-in.md says: the gate, a wrong and a right password, a
 streamed reply, and sign-out."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from streamchat.identity.routes import WRONG
+from streamchat.web.signin import WRONG
 from tests.support.browser import open_chat_page
 from tests.support.environment import ROOT, TEST_API_KEY, server_env
 from tests.support.fake_upstream import Script

@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, CDPSession, Page
 from tests.support.browser import TIMEOUT_MS
 from tests.support.launch import RunningServer, start_gunicorn
 
-# README "Static files": the most a first visit may download of static files.
+# docs/deploying.md, "Static files": the most a first visit may download of static files.
 COLD_LOAD_BUDGET_BYTES = 150_000
 
 

@@ -35,9 +35,16 @@ def inherited(name: str) -> bool:
 def server_env(**settings: str) -> dict[str, str]:
     """The environment for a server under test: loopback only, no inherited secrets."""
     env = {k: v for k, v in os.environ.items() if not inherited(k)}
-    # Rate limiting is off unless a test is about it: suites send many requests from one address.
+    # Rate limiting is off unless a test is about it: suites send many requests from one
+    # address. A run stops when its last reader leaves unless a test is about runs.
     env.update(
-        {"HOST": "127.0.0.1", "WEB_CONCURRENCY": "1", "PYTHONUNBUFFERED": "1", "RATE_LIMIT": ""}
+        {
+            "HOST": "127.0.0.1",
+            "WEB_CONCURRENCY": "1",
+            "PYTHONUNBUFFERED": "1",
+            "RATE_LIMIT": "",
+            "RUN_GRACE_SECONDS": "0",
+        }
     )
     # Nor from a .env file a developer keeps at the repository root (wsgi.py and flask
     # run read it for anything unset): it would fill in the settings stripped above.

@@ -1,7 +1,7 @@
 """Runs streamchat.relay.direct_body's gevent reader in a process patched the way gunicorn's
 gevent worker patches itself, and prints what it saw as one JSON line.
 
-Run by tests/test_direct_body.py as a script (a separate process, since patching is for
+Run by tests/server/test_direct_body.py as a script (a separate process, since patching is for
 good); not a module to import.
 """
 
@@ -22,7 +22,13 @@ import httpx2  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent))
 
+from streamchat.relay.pipeline import RelayLimits  # noqa: E402
+from streamchat.relay.protocols import ChatProtocol  # noqa: E402
 from streamchat.relay.socket_reads import wait_then_recv  # noqa: E402
+from streamchat.runs import LocalReader, Run  # noqa: E402
+from streamchat.runs.run import RunParts  # noqa: E402
+from streamchat.settings.runs import RunSettings  # noqa: E402
+from streamchat.worker.open_streams import OpenStreams  # noqa: E402
 from tests.support.payloads import numbered_chunk, sse_body  # noqa: E402
 from tests.support.raw_server import (  # noqa: E402
     HEADERS_CHUNKED,
@@ -107,20 +113,29 @@ def main() -> None:
     results["beats"] = beats
     stream.close()
 
-    stream = open_test_stream(clients[2])
+    # A run ended for shutdown from another greenlet: its blocked read fails at once,
+    # and the run's last line says why.
+    parts = RunParts(OpenStreams(), None, RelayLimits(10.0, 60.0, 1 << 20), RunSettings())
+    upstream = open_test_stream(clients[2]).upstream
+    run = Run("run-1", None, "chat", upstream, ChatProtocol(), parts, None, 0)
+    run.attach()
+    run.start()
 
     def read() -> None:
-        try:
-            for _ in stream.body(10.0, 60.0):
-                pass
-        except Exception as exc:
-            results["shutdown_error"] = type(exc).__name__
-            results["shutdown_after"] = round(time.monotonic() - ended_at, 3)
+        pieces = [
+            line
+            for item in LocalReader(run, attached=True).follow(0, 10.0)
+            if item
+            for line in item[1]
+        ]
+        results["shutdown_error"] = run.result.error_code
+        results["shutdown_last_line"] = pieces[-1].decode()
+        results["shutdown_after"] = round(time.monotonic() - ended_at, 3)
 
     reader = gevent.spawn(read)
     gevent.sleep(0.3)
     ended_at = time.monotonic()
-    stream.end_for_shutdown()
+    run.end_for_shutdown()
     reader.join(timeout=15)
 
     # TLS: gevent's SSLSocket under the same reader, heartbeats included.

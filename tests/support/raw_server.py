@@ -17,6 +17,8 @@ from pathlib import Path
 import openai
 import pytest
 
+from streamchat.relay.source import read_body
+from streamchat.relay.write_mark import WriteMark
 from streamchat.upstream.streams import UpstreamStream, open_stream
 from tests.support.environment import TEST_API_KEY
 from tests.support.payloads import UPSTREAM_CHAT_REQUEST
@@ -141,6 +143,27 @@ def client_for(server: RawServer, **options) -> openai.OpenAI:
     return openai.OpenAI(api_key=TEST_API_KEY, base_url=server.base_url, **options)
 
 
-def open_test_stream(client: openai.OpenAI) -> UpstreamStream:
-    """The upstream stream the app would open for a chat request, on ``client``."""
-    return open_stream(client, "/chat/completions", UPSTREAM_CHAT_REQUEST)
+class SeamReading:
+    """An open upstream stream read through the per-chunk path's seam, as a run reads
+    it: ``body()`` gives its raw bytes (None at each heartbeat), ``direct`` says which
+    reader served them."""
+
+    def __init__(self, upstream: UpstreamStream) -> None:
+        self.upstream = upstream
+        self._response = upstream.response
+        self.direct: bool | None = None
+
+    def body(self, heartbeat_seconds: float, read_timeout_seconds: float):
+        source, self.direct = read_body(
+            self._response, heartbeat_seconds, read_timeout_seconds, WriteMark()
+        )
+        return source
+
+    def close(self) -> None:
+        self.upstream.close()
+
+
+def open_test_stream(client: openai.OpenAI) -> SeamReading:
+    """The upstream stream the app would open for a chat request, on ``client``, ready
+    to be read through the seam."""
+    return SeamReading(open_stream(client, "/chat/completions", UPSTREAM_CHAT_REQUEST))

@@ -1,0 +1,55 @@
+"""A reader of a run this worker owns: its lines after a resume point, live until the
+run ends, and a heartbeat whenever nothing came for a while.
+
+What a reader yields is what any reader yields (the web layer frames it), whichever
+worker owns the run: ``(position, lines)`` where ``position`` is how many lines came
+before these, or ``None`` when a heartbeat is due.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from .errors import TooManyReaders
+from .lines import Delivery
+from .run import Run
+
+
+class LocalReader:
+    """One reader of ``run``, attached (counted) from creation to ``close``."""
+
+    def __init__(self, run: Run, *, attached: bool = False) -> None:
+        if not attached and not run.attach():
+            raise TooManyReaders()
+        self.run = run
+        self.api_name = run.api_name
+        self._closed = False
+
+    def follow(self, after: int, heartbeat_seconds: float) -> Iterator[Delivery | None]:
+        """The run's lines after the first ``after``, as they come; None when
+        ``heartbeat_seconds`` passed with none."""
+        run_lines = self.run.lines
+        lines = run_lines.lines
+        seen = after
+        while True:
+            count = len(lines)
+            if count > seen:
+                yield seen, lines[seen:count]
+                seen = count
+                continue
+            if run_lines.ended:
+                return
+            if not run_lines.wait(seen, heartbeat_seconds):
+                yield None
+
+    def ends_with_done(self) -> bool:
+        """Whether the run finished the reply (an SSE chat stream then ends with
+        ``data: [DONE]``); asked after ``follow`` has ended."""
+        result = self.run.result
+        return result is not None and result.finished
+
+    def close(self) -> None:
+        """This reader is gone; safe to call more than once."""
+        if not self._closed:
+            self._closed = True
+            self.run.detach()

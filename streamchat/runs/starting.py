@@ -1,0 +1,145 @@
+"""Starting a run: the checks and reservations between a validated request and an open
+upstream stream, in the order that keeps a refused request cheap (docs/architecture.md,
+"Request lifecycle").
+
+A draining worker refuses first; then a stream place is taken (past
+MAX_STREAMS_PER_WORKER a refusal at once, never a queue); then the budgets reserve the
+reply's cost and lower its output cap to what is left; only then is the upstream
+called. Whatever fails gives back what was taken before it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import openai
+
+from ..budgets import Budgets, estimate_input_tokens
+from ..errors import Refusal
+from ..relay.pipeline import RelayLimits
+from ..relay.protocols import ChatProtocol, ResponsesProtocol
+from ..settings import Settings
+from ..upstream.request import ChatRequest, chat_completions_body, responses_body
+from ..upstream.streams import CHAT_COMPLETIONS_PATH, RESPONSES_PATH, open_stream
+from ..worker.open_streams import OpenStreams
+from .finding import open_reader, stop_run
+from .peers import PeerReader, PeerServer, machine_name
+from .reader import LocalReader
+from .registry import RunRegistry
+from .run import Run, RunParts
+
+# Long enough for a few replies of this worker to finish; short enough to feel like a
+# pause. Behind a load balancer the retry may well land on another worker.
+BUSY_RETRY_AFTER_SECONDS = 3
+# A restarting worker's replacement is usually up within a couple of seconds.
+DRAINING_RETRY_AFTER_SECONDS = 2
+
+
+class ServerBusy(Refusal):
+    """Every stream place of this worker is taken."""
+
+    retry_after = BUSY_RETRY_AFTER_SECONDS
+
+
+class ServerDraining(Refusal):
+    """This worker is shutting down and takes no new runs."""
+
+    retry_after = DRAINING_RETRY_AFTER_SECONDS
+
+
+@dataclass(frozen=True)
+class Api:
+    """One streaming API: its name, the upstream path, the body it takes, and what its
+    stream looks like on the relay's path."""
+
+    name: str
+    path: str
+    body: Callable[[ChatRequest, Settings], dict]
+    protocol: Callable[[], ChatProtocol | ResponsesProtocol]
+
+
+CHAT = Api("chat", CHAT_COMPLETIONS_PATH, chat_completions_body, ChatProtocol)
+RESPONSES = Api("responses", RESPONSES_PATH, responses_body, ResponsesProtocol)
+
+
+class Runs:
+    """Starts this worker's runs; built once per app (streamchat.runtime)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        client: openai.OpenAI,
+        streams: OpenStreams,
+        budgets: Budgets | None,
+        machine_folder: str = "",
+    ) -> None:
+        self._settings = settings
+        self._client = client
+        self._streams = streams
+        self._budgets = budgets
+        limits = RelayLimits(
+            settings.heartbeat_seconds,
+            settings.upstream_read_timeout_seconds,
+            settings.max_upstream_event_bytes,
+        )
+        self._parts = RunParts(streams, budgets, limits, settings.runs)
+        self.registry = RunRegistry(settings.runs)
+        # Runs of the workers that share this folder (its SQLite file) reach each other.
+        self.machine = machine_name(machine_folder)
+        self._peers = PeerServer(self.registry, self.machine, settings.heartbeat_seconds)
+
+    def refuse_if_draining(self) -> None:
+        """Raise ServerDraining while this worker shuts down: checked before a request's
+        body is read, so a restarting worker turns requests away at once."""
+        if self._streams.draining:
+            raise ServerDraining()
+
+    def start(self, api: Api, chat_request: ChatRequest, budget_key: str, who: str | None) -> Run:
+        """Admit ``chat_request`` (its budgets counted for ``budget_key``), open its
+        upstream stream and start the run for ``who`` (its owner), with its first reader
+        attached. Raises ServerDraining, ServerBusy, the budgets' refusals or
+        UpstreamRefused; nothing is held then."""
+        self.refuse_if_draining()
+        if not self._streams.reserve(self._settings.max_streams_per_worker):
+            raise ServerBusy()
+        estimated_input = estimate_input_tokens(chat_request.messages)
+        admission = None
+        try:
+            if self._budgets is not None:
+                admission = self._budgets.admit(
+                    budget_key, estimated_input, self._settings.max_output_tokens
+                )
+                chat_request = replace(chat_request, max_output_tokens=admission.output_cap)
+            self._peers.ensure_listening()
+            upstream = open_stream(self._client, api.path, api.body(chat_request, self._settings))
+        except BaseException:
+            self._streams.unreserve()
+            if admission is not None:
+                self._budgets.release(admission)
+            raise
+        run = Run(
+            self.registry.new_id(),
+            who,
+            api.name,
+            upstream,
+            api.protocol(),
+            self._parts,
+            admission,
+            estimated_input,
+        )
+        run.attach()
+        self.registry.add(run)
+        self._streams.add(run)
+        run.start()
+        return run
+
+    def reader(self, run_id: str, after: int, who: str | None) -> LocalReader | PeerReader:
+        """A reader of run ``run_id`` of ``who``'s from line ``after`` on, whichever
+        worker of this machine owns it. Raises RunNotFound, BadResumePoint or
+        TooManyReaders."""
+        return open_reader(self.registry, self.machine, run_id, after, who)
+
+    def stop(self, run_id: str, who: str | None) -> None:
+        """Stop run ``run_id`` of ``who``'s, whichever worker owns it (RunNotFound)."""
+        stop_run(self.registry, self.machine, run_id, who)

@@ -1,0 +1,113 @@
+"""The sign-in routes: the password form (``GET``/``POST /login``), ``POST /logout``, and
+OpenID Connect's ``/auth/login`` and ``/auth/callback``.
+
+Sign-in and sign-out posts pass the same-origin check first, so no other site can sign a
+visitor in or out. Identity (streamchat.identity) checks; this module answers.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask_login import logout_user
+
+from ..identity import SignIn, current_identity
+from ..identity.oidc import OidcRefused, identity_from_callback, oidc_installed, provider_client
+from ..identity.session import local_path, sign_in
+from ..identity.throttle import SignInThrottled, SignInUnavailable
+from ..runtime import current_runtime
+from .errors import api_error_for
+from .origin import check_same_origin
+from .ratelimit import client_address
+
+signin = Blueprint("signin", __name__)
+
+WRONG = "That user name and password do not match."
+_EXTENSION = "streamchat.signin"
+
+
+def _state() -> SignIn:
+    return current_app.extensions[_EXTENSION]
+
+
+def _same_origin() -> None:
+    check_same_origin(current_runtime().settings.allowed_origins)
+
+
+def _form(status: int = 200, message: str | None = None, **headers: str):
+    page = render_template(
+        "login.html",
+        mode=_state().auth.mode,
+        message=message,
+        next=local_path(request.values.get("next")),
+        username=request.form.get("username", "") if status != 200 else "",
+    )
+    return page, status, headers
+
+
+@signin.get("/login")
+def login_form():
+    """The sign-in page: the password form, or the button to the identity provider."""
+    if current_identity() is not None:
+        return redirect(local_path(request.args.get("next")) or "/", 303)
+    return _form()
+
+
+@signin.post("/login")
+def login():
+    """Check a user name and password; 303 to the page (or ``next``) on success."""
+    state = _state()
+    _same_origin()
+    if state.auth.mode != "password":
+        return _form(404, "Sign in with your identity provider.")
+    name = request.form.get("username", "")
+    password = request.form.get("password", "")
+    address = client_address()
+    try:
+        state.throttle.check(address, name)
+        identity = state.accounts.check_password(name, password) if name and password else None
+        if identity is None:
+            state.throttle.failed(address, name)
+            return _form(401, WRONG)
+    except (SignInThrottled, SignInUnavailable) as refusal:
+        error = api_error_for(refusal)
+        return _form(error.status, error.message, **{"Retry-After": str(error.retry_after)})
+    sign_in(identity)
+    return redirect(local_path(request.form.get("next")) or "/", 303)
+
+
+@signin.post("/logout")
+def logout():
+    """End the session; 303 to the sign-in page."""
+    _same_origin()
+    logout_user()
+    session.clear()
+    return redirect("/login", 303)
+
+
+@signin.get("/auth/login")
+def oidc_login():
+    """Off to the provider (Authlib adds state, nonce and the PKCE challenge)."""
+    if not oidc_installed():
+        return redirect("/login", 303)
+    client = provider_client()
+    return client.authorize_redirect(url_for("signin.oidc_callback", _external=True))
+
+
+@signin.get("/auth/callback")
+def oidc_callback():
+    """Back from the provider: signed in, or the sign-in page saying why not."""
+    if not oidc_installed():
+        return redirect("/login", 303)
+    try:
+        identity = identity_from_callback()
+    except OidcRefused as refusal:
+        error = api_error_for(refusal)
+        return render_template("login.html", mode="oidc", message=error.message), error.status
+    sign_in(identity)
+    return redirect("/", 303)
+
+
+def install_signin_routes(app, state: SignIn) -> None:
+    """Register the sign-in blueprint with what it needs."""
+    app.extensions[_EXTENSION] = state
+    app.register_blueprint(signin)

@@ -1,0 +1,84 @@
+"""Readers that accept no bytes: a response write that has waited on its client for
+CLIENT_WRITE_TIMEOUT_SECONDS is ended by shutting its connection down, so the write
+fails at once (as a broken pipe) and the reader is dropped; the run it was reading goes
+on.
+
+One watcher per worker looks at the writes in progress once a second; a reader costs two
+attribute stores per write (``pending``/``done``), nothing per chunk beyond that.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import threading
+import time
+
+_CHECK_EVERY_SECONDS = 1.0
+LOG = logging.getLogger("streamchat.readers")
+
+
+class WatchedWrite:
+    """One reader's connection: when the write it is waiting on was handed over."""
+
+    __slots__ = ("sock", "waiting_since")
+
+    def __init__(self, sock: socket.socket | None) -> None:
+        self.sock = sock
+        self.waiting_since: float | None = None
+
+    def pending(self) -> None:
+        """Bytes were handed to the server to write."""
+        self.waiting_since = time.monotonic()
+
+    def done(self) -> None:
+        """The server asked for more: the last bytes were taken."""
+        self.waiting_since = None
+
+
+class StalledWrites:
+    """Watches this worker's readers' writes (started on first use, in the worker)."""
+
+    def __init__(self, timeout_seconds: float) -> None:
+        self.timeout_seconds = timeout_seconds
+        self._writes: set[WatchedWrite] = set()
+        self._lock = threading.Lock()
+        self._watching = False
+
+    def watch(self, sock: socket.socket | None) -> WatchedWrite:
+        """Watch the writes to ``sock`` until ``forget``."""
+        write = WatchedWrite(sock)
+        with self._lock:
+            self._writes.add(write)
+            if not self._watching and sock is not None:
+                self._watching = True
+                threading.Thread(target=self._watch, name="stalled-writes", daemon=True).start()
+        return write
+
+    def forget(self, write: WatchedWrite) -> None:
+        """Stop watching ``write``."""
+        with self._lock:
+            self._writes.discard(write)
+
+    def _watch(self) -> None:
+        while True:
+            time.sleep(_CHECK_EVERY_SECONDS)
+            self.drop_stalled(time.monotonic())
+
+    def drop_stalled(self, now: float) -> int:
+        """Shut down every connection whose write has waited past the timeout; how many."""
+        with self._lock:
+            stalled = [
+                w
+                for w in self._writes
+                if w.waiting_since is not None and now - w.waiting_since > self.timeout_seconds
+            ]
+            for write in stalled:
+                self._writes.discard(write)
+        for write in stalled:
+            LOG.info("stalled_reader_dropped", extra={"waited_seconds": self.timeout_seconds})
+            if write.sock is not None:
+                with contextlib.suppress(OSError):
+                    write.sock.shutdown(socket.SHUT_RDWR)
+        return len(stalled)
