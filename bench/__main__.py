@@ -106,7 +106,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
             args.tokens = args.quick_tokens if args.quick else 200
         if args.tokens < 1 or args.interval_ms < 1 or args.ramp_s < 0:
             parser.error("--tokens and --interval-ms must be at least 1, --ramp-s not negative")
-    if args.scenario == "relay" and (args.admission_capacity or 1) < 1:
+    capacity = getattr(args, "admission_capacity", None)  # relay's option only
+    if capacity is not None and capacity < 1:
         parser.error("--admission-capacity must be at least 1")
     if args.scenario == "memory":
         args.repeat = 1 if args.quick else args.repeat

@@ -92,21 +92,43 @@ async def _one_stream(
         writer.close()
 
 
+def _server(app: AppConfig, folder: Path, upstream_port: int, core: int, counted: bool):
+    """The app with its own SQLite file in ``folder`` (two sharing one would wait on each
+    other's locks); ``counted``: under callgrind, its output in ``folder`` too."""
+    port = free_port()
+    launch = launch_for("app", port, upstream_port, 10, app.root)
+    launch.env.update({"SQLITE_PATH": str(folder / "machine.sqlite3"), **app.settings})
+    # A fixed hash seed: dict and set layouts, and so the instructions, repeat. gunicorn's
+    # worker timeout would kill a worker that imports for a minute under callgrind.
+    launch.env.update({"PYTHONHASHSEED": "0", "GUNICORN_CMD_ARGS": f"--timeout {int(START_S)}"})
+    if counted:
+        launch.argv = [
+            "valgrind", "--tool=callgrind", "--vgdb=no", "--dump-line=no",
+            f"--callgrind-out-file={folder / 'callgrind.out.%p'}", *launch.argv,
+        ]  # fmt: skip
+    return RelayServer("app", launch, port, core, folder / "server.log")
+
+
+async def _prepare(app: AppConfig, folder: Path, core: int) -> None:
+    """Start the app once outside callgrind and stop it: what a first start leaves on disk
+    (compiled modules, the compressed static files, the SQLite schema) is then there
+    for both counted servers alike, and neither counts making it."""
+    server = _server(app, folder, free_port(), core, counted=False)
+    try:
+        server.start()
+        await server.wait_ready()
+    except (OSError, RuntimeError) as error:
+        raise RuntimeError(f"{error}\n{server.log_tail()}") from error
+    finally:
+        await server.stop()
+
+
 async def _count(app: AppConfig, chunks: int, core: int, folder: Path) -> int:
     """The app's worker's instructions, from start to exit, with one stream of ``chunks``."""
     upstream = LockstepUpstream()
     await upstream.start()
-    port = free_port()
-    launch = launch_for("app", port, upstream.port, 10, app.root)
-    launch.env.update(app.env())
-    # A fixed hash seed: dict and set layouts, and so the instructions, repeat. gunicorn's
-    # worker timeout would kill a worker that imports for a minute under callgrind.
-    launch.env.update({"PYTHONHASHSEED": "0", "GUNICORN_CMD_ARGS": f"--timeout {int(START_S)}"})
-    launch.argv = [
-        "valgrind", "--tool=callgrind", "--vgdb=no", "--dump-line=no",
-        f"--callgrind-out-file={folder / 'callgrind.out.%p'}", *launch.argv,
-    ]  # fmt: skip
-    server = RelayServer("app", launch, port, core, folder / "server.log")
+    server = _server(app, folder, upstream.port, core, counted=True)
+    port = server.port
     try:
         server.start()
         # One patient request, not one every 2 s: each would be served, and counted.
@@ -147,6 +169,7 @@ async def instructions(args: argparse.Namespace) -> int:
         folders = [workdir / "short", workdir / "long"]
         for folder in folders:
             folder.mkdir()
+            await _prepare(app, folder, cores[0])
         # Both at once, each on its own core: the counts do not depend on timing.
         counted = await asyncio.gather(
             *(
@@ -155,6 +178,8 @@ async def instructions(args: argparse.Namespace) -> int:
             ),
             return_exceptions=True,
         )
+    except RuntimeError as error:  # from _prepare: the app does not start at all
+        counted = [error]
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     failed = [error for error in counted if isinstance(error, BaseException)]
