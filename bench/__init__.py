@@ -1,4 +1,5 @@
-"""Side-by-side benchmark of the relay: the app, a tutorial-style baseline, and a raw floor.
+"""streamchat's benchmark: named scenarios that measure the real app over HTTP.
 
-``python -m bench.run`` (or ``./scripts/bench``) runs it; bench/README.md explains the figures.
+``python -m bench [SCENARIO]`` (or ``./scripts/bench``) runs one; bench/__main__.py lists
+them and bench/README.md explains the figures.
 """

@@ -64,7 +64,7 @@ def app_source_fingerprint(root: Path) -> str:
 
 
 def describe(root: Path) -> dict:
-    """Date (UTC), git commit, CPU, core count and versions, for bench.json."""
+    """Date (UTC), git commit, CPU, core count and versions, for the results' JSON."""
     status = _git(root, "status", "--porcelain", "--untracked-files=no")
     app_changes = _git(root, "status", "--porcelain", "--", *APP_SOURCES)
     return {

@@ -282,23 +282,3 @@ async def run_streams(
         if result.sent_ns == 0 and result.failure is None:
             result.failure = "timeout"  # the time limit passed before it connected
     return results, loop.time() - start
-
-
-async def http_ready(port: int, timeout_s: float = 2.0) -> bool:
-    """True when 127.0.0.1:``port`` answers a real HTTP request with any status line."""
-    try:
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection("127.0.0.1", port), timeout_s
-        )
-    except (OSError, TimeoutError):
-        return False
-    try:
-        writer.write(
-            f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n".encode()
-        )
-        line = await asyncio.wait_for(reader.readline(), timeout_s)
-        return line.startswith(b"HTTP/1.")
-    except (OSError, TimeoutError):
-        return False
-    finally:
-        writer.close()

@@ -45,7 +45,7 @@ def _panel(axis, lines: dict, title: str, ylabel: str, ns: list[int]) -> None:
 
 
 def write_plot(results: dict, path: Path) -> None:
-    """Draw the two panels from bench.json's ``runs`` into ``path`` (PNG)."""
+    """Draw the two panels from relay.json's ``runs`` into ``path`` (PNG)."""
     runs = results["runs"]
     ns = sorted({run["n"] for run in runs})
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))

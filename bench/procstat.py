@@ -40,6 +40,14 @@ def process_tree(root: int) -> list[int]:
     return tree
 
 
+def state(pid: int) -> str:
+    """The process's state letter: R running, S asleep (waiting in a syscall), ..."""
+    try:
+        return _stat_fields(pid)[0]
+    except (OSError, IndexError):
+        return "?"
+
+
 def cpu_ns(pids: list[int]) -> int:
     """On-CPU time (user + system) of every thread of ``pids``, in nanoseconds.
 
@@ -124,3 +132,11 @@ class RssSampler:
         while True:
             await asyncio.sleep(self.period_s)
             self._sample()
+
+
+def relay_and_harness_cores() -> tuple[int, int, str | None]:
+    """(relay core, harness core, warning): two different cores when there are two."""
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) >= 2:
+        return cores[0], cores[1], None
+    return cores[0], cores[0], "only one core: relay and harness share it; figures are suspect"

@@ -1,6 +1,11 @@
-"""bench.md: the results as markdown tables, written from bench.json's contents."""
+"""What a scenario leaves behind: progress on stderr, <scenario>.json and .md (and the
+relay's plot) in the output folder, and the markdown tables written from the JSON."""
 
 from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
 
 DASH = "—"
 
@@ -110,35 +115,48 @@ def admission_table(admission: dict) -> list[str]:
     return lines
 
 
-def _app_settings_line(runs: list[dict]) -> list[str]:
-    """What the app ran with beyond the defaults (--app-setting, --signed-in), if anything."""
-    settings = next((r.get("app_settings") for r in runs if r.get("app_settings")), None)
-    if not settings:
-        return []
-    shown = ", ".join(f"`{name}={value}`" for name, value in settings.items())
-    return [f"The app ran with {shown}.", ""]
+def _app_settings_line(params: dict) -> list[str]:
+    """What the app ran with (--app-setting, --signed-in), and from where."""
+    shown = ", ".join(f"`{name}={value}`" for name, value in params["app_settings"].items())
+    signed_in = f" Every stream signed in ({params['signed_in']})." if params["signed_in"] else ""
+    ran = f"The app ran from `{params['app_dir']}`" + (f" with {shown}." if shown else ".")
+    return [ran + signed_in, ""]
 
 
-def markdown(results: dict) -> str:
-    """The whole of bench.md."""
-    meta, params = results["meta"], results["params"]
+def header(results: dict) -> list[str]:
+    """The title line: date, commit, machine, versions."""
+    meta = results["meta"]
     commit = (meta.get("git_commit") or "unknown")[:12] + (" (dirty)" if meta["git_dirty"] else "")
     source = f"app source {meta['app_source_at_start']}"
     if meta["app_uncommitted"]:
         source += f" ({len(meta['app_uncommitted'])} app files uncommitted)"
     versions = ", ".join(f"{k} {v}" for k, v in meta["versions"].items() if v)
-    out = [
-        "# streamchat relay benchmark",
-        "",
+    return [
         f"{meta['date_utc']} · commit {commit} · {source} · {meta['cpu_model']} · "
         f"{meta['nproc']} cores · Python {meta['python']} · {versions}",
         "",
+    ]
+
+
+def _warnings(results: dict) -> list[str]:
+    if not results["warnings"]:
+        return []
+    return ["", "## Warnings", "", *(f"- {w}" for w in results["warnings"])]
+
+
+def relay_markdown(results: dict) -> str:
+    """The whole of relay.md."""
+    params = results["params"]
+    out = [
+        "# streamchat relay benchmark",
+        "",
+        *header(results),
         f"Each stream: {params['tokens']} token chunks, one every {params['interval_ms']} ms "
         f"({1000 / params['interval_ms']:.0f} tokens/s), streams started over "
         f"{params['ramp_s']} s. Relay pinned to core {params['relay_core']}, harness "
         f"(fake upstream + load generator) to core {params['harness_core']}. All on 127.0.0.1.",
         "",
-        *_app_settings_line(results["runs"]),
+        *_app_settings_line(params),
         "## Cost per variant and concurrency",
         "",
         *runs_table(results["runs"]),
@@ -151,7 +169,65 @@ def markdown(results: dict) -> str:
         "## Admission: 2 x MAX_STREAMS_PER_WORKER streams at once",
         "",
         *admission_table(results["admission"]),
+        *_warnings(results),
     ]
-    if results["warnings"]:
-        out += ["", "## Warnings", "", *(f"- {w}" for w in results["warnings"])]
     return "\n".join(out) + "\n"
+
+
+def memory_markdown(results: dict) -> str:
+    """The whole of memory.md: RSS per open stream, median of the repeats."""
+    params = results["params"]
+    out = [
+        "# streamchat memory per open stream",
+        "",
+        *header(results),
+        f"Each stream: {params['tokens']} token chunks every {params['interval_ms']} ms, "
+        f"started over {params['ramp_s']} s; {params['repeat']} runs per row, each on a "
+        "fresh server.",
+        "",
+        *_app_settings_line(params),
+        "| variant | N | runs | RSS KB/stream (median) | min to max | RSS before MB | failed |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for row in results["memory"]:
+        low, high = row["rss_per_stream_kb_range"] or (None, None)
+        before = row["rss_before_kb"]
+        out.append(
+            f"| {row['variant']} | {row['n']} | {row['runs']} | {_num(row['rss_per_stream_kb'])} "
+            f"| {_num(low)} to {_num(high)} | {_num(before / 1024 if before else None)} "
+            f"| {row['streams_failed']} |"
+        )
+    out += [
+        "",
+        "RSS per stream: peak summed VmRSS of the server's process tree during the run, "
+        "minus its value just before, divided by N. See bench/README.md.",
+        *_warnings(results),
+    ]
+    return "\n".join(out) + "\n"
+
+
+def progress(text: str) -> None:
+    """A line of progress on standard error."""
+    print(f"[bench] {text}", file=sys.stderr, flush=True)
+
+
+def _write(path: Path, data: bytes) -> None:
+    # Written beside and renamed, so a reader never sees half a file.
+    partial = path.with_name(path.name + ".tmp")
+    partial.write_bytes(data)
+    partial.replace(path)
+
+
+def write_results(out: Path, name: str, results: dict, text: str, plot: bool = False) -> None:
+    """<name>.json and <name>.md (and <name>.png with ``plot``) in ``out``; print the md."""
+    out.mkdir(parents=True, exist_ok=True)
+    _write(out / f"{name}.json", (json.dumps(results, indent=2) + "\n").encode())
+    _write(out / f"{name}.md", text.encode())
+    if plot:
+        from .plot import write_plot  # the bench extra (requirements-bench.txt)
+
+        partial = out / f"{name}.png.tmp"
+        write_plot(results, partial)
+        partial.replace(out / f"{name}.png")
+    print(text)
+    progress(f"results in {out}/{name}.json and .md")

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .http1 import PLACEHOLDER_API_KEY
-from .loadgen import http_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -71,8 +70,11 @@ def _gevent_gunicorn(app: str, port: int, env: dict[str, str]) -> Launch:
     return Launch(argv, env, ROOT / "bench")
 
 
-def launch_for(variant: str, port: int, upstream_port: int, max_streams: int) -> Launch:
-    """The command line of ``variant`` listening on ``port``, relaying to ``upstream_port``."""
+def launch_for(
+    variant: str, port: int, upstream_port: int, max_streams: int, app_root: Path = ROOT
+) -> Launch:
+    """The command line of ``variant`` listening on ``port``, relaying to ``upstream_port``;
+    the app variant runs from ``app_root`` (another checkout, say)."""
     base_url = f"http://127.0.0.1:{upstream_port}/v1"
     if variant == "app":
         # Exactly the Procfile's command, configured the way a platform would: by env.
@@ -89,7 +91,7 @@ def launch_for(variant: str, port: int, upstream_port: int, max_streams: int) ->
             "PYTHON_DOTENV_DISABLED": "1",
         }
         argv = [str(VENV_BIN / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"]
-        return Launch(argv, env, ROOT)
+        return Launch(argv, env, app_root)
     if variant == "naive":
         env = {
             "OPENAI_API_KEY": PLACEHOLDER_API_KEY,
@@ -110,6 +112,26 @@ def launch_for(variant: str, port: int, upstream_port: int, max_streams: int) ->
     raise ValueError(f"unknown variant {variant!r}; choose from {', '.join(VARIANTS)}")
 
 
+async def http_ready(port: int, timeout_s: float = 2.0) -> bool:
+    """True when 127.0.0.1:``port`` answers a real HTTP request with any status line."""
+    try:
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection("127.0.0.1", port), timeout_s
+        )
+    except (OSError, TimeoutError):
+        return False
+    try:
+        writer.write(
+            f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n".encode()
+        )
+        line = await asyncio.wait_for(reader.readline(), timeout_s)
+        return line.startswith(b"HTTP/1.")
+    except (OSError, TimeoutError):
+        return False
+    finally:
+        writer.close()
+
+
 def _pin_and_tie_to_parent(core: int):
     def prepare() -> None:
         os.sched_setaffinity(0, {core})
@@ -119,6 +141,16 @@ def _pin_and_tie_to_parent(core: int):
             libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
     return prepare
+
+
+# Every server started and not yet killed: whatever the way out, none is left behind.
+RUNNING: set[RelayServer] = set()
+
+
+def kill_all() -> None:
+    """Last-resort cleanup: SIGKILL every server still running."""
+    for server in list(RUNNING):
+        server.kill()
 
 
 class RelayServer:
@@ -151,18 +183,19 @@ class RelayServer:
                 start_new_session=True,
                 preexec_fn=_pin_and_tie_to_parent(self.core),
             )
+        RUNNING.add(self)
 
-    async def wait_ready(self, timeout_s: float = 30.0) -> None:
+    async def wait_ready(self, timeout_s: float = 30.0, answer_s: float = 2.0) -> None:
         """Return once the server answers HTTP; raise if it exits or takes too long.
 
         A real request, not a TCP connect: gunicorn's master listens before its worker
-        has imported the app.
+        has imported the app. Each try waits ``answer_s`` for the answer.
         """
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.variant} exited with {self.process.returncode}")
-            if await http_ready(self.port):
+            if await http_ready(self.port, min(answer_s, max(0.1, deadline - time.monotonic()))):
                 return
             await asyncio.sleep(0.05)
         raise RuntimeError(f"{self.variant} did not answer within {timeout_s:.0f} s")
@@ -187,6 +220,7 @@ class RelayServer:
             os.killpg(self.process.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=5)
+        RUNNING.discard(self)
 
     def log_tail(self, lines: int = 20) -> str:
         """The last lines of the server's output, for error reports."""

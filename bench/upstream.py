@@ -57,7 +57,7 @@ class _Stream:
         self.tokens = upstream.tokens
         self.sent = 0
         self.next_tick = 0
-        created = int(time.time())
+        created = int(upstream.wall_clock())
         self.prefix = (
             b'{"id":"chatcmpl-bench%d","object":"chat.completion.chunk","created":%d,'
             b'"model":"bench-model","system_fingerprint":"' % (number, created)
@@ -71,11 +71,11 @@ class _Stream:
         if self.sent < self.tokens:
             body = _FIRST if self.sent == 0 else _CONTENT
             # Stamped as late as possible: the delay measured starts at this write.
-            event = b'data: %st%d",%s\n\n' % (self.prefix, time.monotonic_ns(), body)
+            event = b'data: %st%d",%s\n\n' % (self.prefix, self.upstream.clock(), body)
             transport.write(frame_chunk(event))
             self.sent += 1
             return False
-        event = b'data: %ss%d",%s\n\n' % (self.prefix, time.monotonic_ns(), _FINISH)
+        event = b'data: %ss%d",%s\n\n' % (self.prefix, self.upstream.clock(), _FINISH)
         transport.write(frame_chunk(event) + _DONE)
         self.upstream.completed += 1
         self.conn.stream = None
@@ -127,6 +127,10 @@ class _Connection(asyncio.Protocol):
 
 class FakeUpstream:
     """The fake upstream server. Set ``tokens`` between phases; it applies to new streams."""
+
+    # The clocks in each event: its stamp (ns), and the stream's "created" (s).
+    clock = staticmethod(time.monotonic_ns)
+    wall_clock = staticmethod(time.time)
 
     def __init__(self, tokens: int = 200, interval_ms: int = 20) -> None:
         self.tokens = tokens
@@ -213,3 +217,28 @@ class FakeUpstream:
                     self._active -= len(slot) - len(kept)
                     slots[tick % interval] = kept
             await asyncio.sleep(0.001)
+
+
+class LockstepUpstream(FakeUpstream):
+    """The fake upstream without a clock, for one stream at a time: the stream's next
+    event goes out when ``advance()`` is called, so a relay reading it finds exactly one
+    event per read, however slow it is (the instructions scenario runs it under valgrind)."""
+
+    streaming: _Stream | None = None
+    # Stopped clocks: its events are the same bytes every time, so scanning one (a
+    # substring search's steps depend on the bytes) costs the same every time too.
+    clock = staticmethod(lambda: 1_000_000_000_000_000)
+    wall_clock = staticmethod(lambda: 1_700_000_000)
+
+    def open_stream(self, conn: _Connection) -> _Stream:
+        """Start a stream on ``conn``: the head and its first event, then wait."""
+        self.started += 1
+        self.streaming = _Stream(self, conn, 1)  # the same id every time, too
+        conn.transport.write(_STREAM_HEAD)
+        self.streaming.emit()
+        return self.streaming
+
+    def advance(self) -> None:
+        """The stream's next event; after its last token the finish, [DONE] and the end."""
+        if self.streaming is not None and self.streaming.emit():
+            self.streaming = None

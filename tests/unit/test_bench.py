@@ -1,6 +1,6 @@
-"""The benchmark's own pieces in one process: its hand-written HTTP parts cope with reads
-split anywhere, and its statistics and profile grouping count what they claim. A tiny
-run of the whole benchmark: tests/server/test_bench.py.
+"""The benchmark's own pieces in one process: the one entry picks the scenario, its
+hand-written HTTP parts cope with reads split anywhere, and its statistics count what
+they claim. Tiny runs of the scenarios: tests/server/test_bench.py.
 """
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import random
 
+from bench.__main__ import parse_args
 from bench.floor import NdjsonFromSse
 from bench.http1 import LAST_CHUNK, ChunkedDecoder, frame_chunk
 from bench.loadgen import StreamResult, _StreamClient
@@ -65,23 +66,10 @@ def test_delays_once_all_open_leave_out_the_start_up():
     assert delays_once_all_open([empty]) == []
 
 
-def test_profile_groups_counts_every_sample_once():
-    from bench.profile_groups import group
-
-    lines = [
-        "run (hub.py:1);Hub.run (gevent/hub.py:647) 5\n",
-        "handle (x.py:1);Flask.__call__ (flask/app.py:1);SocketMixin.recv (s.py:2) 3\n",
-        "handle (x.py:1);relay (relay.py:9);_body (d.py:1);SocketMixin.recv (s.py:2) 2\n",
-        "handle (x.py:1);write_chunk (util.py:342) 4\n",
-        "handle (x.py:1);relay (relay.py:9) 1\n",
-        "handle (x.py:1);something_else (y.py:1) 1\n",
-    ]
-    shares, total = group(lines)
-    assert total == 16 and sum(shares.values()) == 16
-    assert shares["gevent hub: epoll, libev callbacks, greenlet switches"] == 5
-    # A recv inside Flask's request handling is per-request work, not the per-chunk read.
-    assert shares["per request: HTTP parse, Flask, SDK request and pool, connect, log line"] == 3
-    assert shares["upstream read: gevent recv"] == 2
-    assert shares["client write: chunk framing, gevent sendall, send()"] == 4
-    assert shares["relay: framing, SSE to NDJSON, checks, generator hops"] == 1
-    assert shares["other"] == 1
+def test_no_scenario_named_means_relay():
+    assert parse_args([]).scenario == "relay"
+    quick = parse_args(["--quick"])
+    assert (quick.scenario, quick.n, quick.tokens) == ("relay", [1, 20], 40)
+    assert parse_args(["relay"]).n == [1, 100, 200, 500]
+    memory = parse_args(["memory"])
+    assert (memory.variants, memory.n, memory.repeat) == (["app"], [200], 3)

@@ -1,17 +1,21 @@
-"""One measured run: a fresh relay server, a warm-up, then N streams under /proc sampling."""
+"""One measured run: a fresh relay server, a warm-up, then N streams under /proc sampling.
+
+The relay and memory scenarios (bench/sweep.py) are sequences of these.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import resource
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+from .appconfig import AppConfig
 from .environment import app_source_fingerprint
 from .loadgen import StreamResult, run_streams
 from .procstat import RssSampler, core_busy_us, cpu_ns, cpu_ticks_us, process_tree
-from .servers import ROOT, RelayServer, free_port, launch_for
+from .servers import RelayServer, free_port, launch_for
 from .stats import admission_figures, stream_figures
 from .upstream import FakeUpstream
 
@@ -25,31 +29,19 @@ FOREIGN_CPU_WARN_PCT = 10.0
 SLACK_S = 30.0
 
 
-_SECRET_SETTINGS = frozenset(
-    {"SECRET_KEY", "API_TOKENS", "AUTH_USERS", "OPENAI_API_KEY", "METRICS_TOKEN"}
-)
-
-
 @dataclass
 class Harness:
-    """What all runs share: the fake upstream, the relay's core, where logs go."""
+    """What all runs share: the fake upstream, the relay's core, where logs go, and how
+    the app variant is started (its tree, settings, sign-in)."""
 
     upstream: FakeUpstream
     relay_core: int
     log_dir: Path
     interval_ms: int
     ramp_s: float
-    # Extra settings for the app variant (--app-setting, --signed-in), e.g. TOKEN_BUDGET.
-    app_settings: dict[str, str] = field(default_factory=dict)
-    # Extra headers on every stream's request to the app (--signed-in: an API token).
-    app_headers: dict[str, str] = field(default_factory=dict)
-    running: set[RelayServer] = field(default_factory=set)
-
-    def kill_all(self) -> None:
-        """Last-resort cleanup: SIGKILL every server still running."""
-        for server in list(self.running):
-            server.kill()
-            self.running.discard(server)
+    app: AppConfig
+    # Streams of the warm-up before each measured run (at most N, and within the limit).
+    warmup_streams: int = WARMUP_STREAMS
 
 
 def _harness_cpu_s() -> float:
@@ -58,7 +50,12 @@ def _harness_cpu_s() -> float:
 
 
 async def _measured_streams(
-    harness: Harness, server: RelayServer, n: int, tokens: int, max_streams: int
+    harness: Harness,
+    server: RelayServer,
+    n: int,
+    tokens: int,
+    max_streams: int,
+    headers: dict[str, str],
 ) -> tuple[list[StreamResult], dict, list[str]]:
     """Run ``n`` streams of ``tokens`` against a ready server, sampling its process tree.
 
@@ -67,8 +64,7 @@ async def _measured_streams(
     upstream = harness.upstream
     upstream.tokens = WARMUP_TOKENS
     # Within the admission limit, so the warm-up itself is never turned away.
-    warm_n = min(n, WARMUP_STREAMS, max_streams)
-    headers = harness.app_headers if server.variant == "app" else None
+    warm_n = min(n, harness.warmup_streams, max_streams)
     warm, _ = await run_streams(server.port, warm_n, 0.0, SLACK_S, headers)
     warm_ok = sum(r.ok(WARMUP_TOKENS) for r in warm)
     await asyncio.sleep(0.3)  # let the warm-up's connections close and logs flush
@@ -149,27 +145,24 @@ async def measure(
     Anything that makes the figures doubtful is listed in the run's ``warnings``.
     """
     port = free_port()
-    launch = launch_for(variant, port, harness.upstream.port, max_streams)
+    app = harness.app
+    launch = launch_for(variant, port, harness.upstream.port, max_streams, app.root)
     if variant == "app":
-        launch.env.update(harness.app_settings)
+        launch.env.update(app.env())
     log_path = harness.log_dir / f"{variant}-{n}{'-admission' if admission else ''}.log"
     server = RelayServer(variant, launch, port, harness.relay_core, log_path)
     run: dict = {"variant": variant, "n": n, "tokens": tokens, "interval_ms": harness.interval_ms}
     if variant == "app":
         run["max_streams_per_worker"] = max_streams
-        run["app_source"] = app_source_fingerprint(ROOT)
-        # Which settings, never a secret's value: bench.json is kept and shared.
-        run["app_settings"] = {
-            name: "<set>" if name in _SECRET_SETTINGS else value
-            for name, value in harness.app_settings.items()
-        }
+        run["app_source"] = app_source_fingerprint(app.root)
+        run["app_settings"] = app.shown()  # which settings, never a secret's value
     started = time.monotonic()
-    harness.running.add(server)
     try:
         server.start()
         await server.wait_ready()
+        headers = await app.headers(port) if variant == "app" else {}
         results, measures, run["warnings"] = await _measured_streams(
-            harness, server, n, tokens, max_streams
+            harness, server, n, tokens, max_streams, headers
         )
         if admission:
             run.update(admission_figures(results, tokens))
@@ -189,6 +182,5 @@ async def measure(
         run["warnings"] = [f"{variant} N={n}: run failed: {run['error']}"]
     finally:
         await server.stop()
-        harness.running.discard(server)
     run["run_s"] = round(time.monotonic() - started, 1)
     return run
