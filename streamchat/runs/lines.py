@@ -1,9 +1,11 @@
 """What a run has produced so far: its NDJSON lines, kept in the owning worker's memory,
 and a way for readers to wait for more.
 
-Appending a line is an append and, when a reader is waiting, one event set: nothing per
-chunk leaves the process. Positions are counted in lines (1-based for readers), never
-in bytes or characters, so a resume point means the same thing to every reader.
+Appending a line is an append and a set of each waiting reader's event: nothing per
+chunk leaves the process, and no reader waits with a timer (its heartbeats come from
+the run: ``beat``, when the upstream has been silent for a heartbeat interval).
+Positions are counted in lines (1-based for readers), never in bytes or characters, so
+a resume point means the same thing to every reader.
 """
 
 from __future__ import annotations
@@ -15,19 +17,19 @@ Delivery = tuple[int, list[bytes]]
 
 
 class RunLines:
-    """The lines of one run (each ending in ``\\n``), their bytes, and whether the run has
-    ended. One writer (the run), any number of readers."""
+    """The lines of one run (each ending in ``\\n``), their bytes, whether the run has
+    ended, and how many heartbeats it has had. One writer (the run), any number of
+    readers, each waiting on an event of its own (under gevent's patching,
+    threading.Event is gevent's)."""
 
-    __slots__ = ("_new", "_waiting", "ended", "lines", "size")
+    __slots__ = ("_waiters", "beats", "ended", "lines", "size")
 
     def __init__(self) -> None:
         self.lines: list[bytes] = []
         self.size = 0
         self.ended = False
-        # Replaced each time it is set, so a reader waits on the event of its own turn.
-        # Under gevent's patching threading.Event is gevent's.
-        self._new = threading.Event()
-        self._waiting = 0
+        self.beats = 0
+        self._waiters: list[threading.Event] = []
 
     def add(self, piece: bytes) -> None:
         """Append the lines of ``piece`` (one write of the relay: one or more lines)."""
@@ -36,26 +38,27 @@ class RunLines:
         else:
             self.lines.extend(piece.splitlines(keepends=True))
         self.size += len(piece)
-        if self._waiting:
-            self._wake()
+        for event in self._waiters:
+            event.set()
+
+    def beat(self) -> None:
+        """A heartbeat is due: the upstream has sent no line for a heartbeat interval."""
+        self.beats += 1
+        for event in self._waiters:
+            event.set()
 
     def end(self) -> None:
-        """No more lines will come; every waiting reader wakes."""
+        """No more lines will come; every reader wakes."""
         self.ended = True
-        self._wake()
+        for event in self._waiters:
+            event.set()
 
-    def _wake(self) -> None:
-        event, self._new = self._new, threading.Event()
-        event.set()
+    def waiter(self) -> threading.Event:
+        """An event set at every change, for one reader (until ``forget``)."""
+        event = threading.Event()
+        self._waiters = [*self._waiters, event]  # a new list: ``add`` may be iterating
+        return event
 
-    def wait(self, seen: int, timeout: float) -> bool:
-        """Wait until there are more than ``seen`` lines or the run has ended; False when
-        ``timeout`` seconds passed first."""
-        self._waiting += 1
-        event = self._new  # taken before the check, so an add after it wakes us
-        try:
-            if len(self.lines) > seen or self.ended:
-                return True
-            return event.wait(timeout)
-        finally:
-            self._waiting -= 1
+    def forget(self, event: threading.Event) -> None:
+        """The reader of ``event`` is gone."""
+        self._waiters = [e for e in self._waiters if e is not event]

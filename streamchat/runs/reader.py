@@ -26,21 +26,28 @@ class LocalReader:
         self._closed = False
 
     def follow(self, after: int, heartbeat_seconds: float) -> Iterator[Delivery | None]:
-        """The run's lines after the first ``after``, as they come; None when
-        ``heartbeat_seconds`` passed with none."""
+        """The run's lines after the first ``after``, as they come; None at each of the
+        run's heartbeats (``heartbeat_seconds`` is the run's own, HEARTBEAT_SECONDS)."""
         run_lines = self.run.lines
         lines = run_lines.lines
-        seen = after
-        while True:
-            count = len(lines)
-            if count > seen:
-                yield seen, lines[seen:count]
-                seen = count
-                continue
-            if run_lines.ended:
-                return
-            if not run_lines.wait(seen, heartbeat_seconds):
-                yield None
+        event = run_lines.waiter()
+        seen, beats = after, run_lines.beats
+        try:
+            while True:
+                event.clear()  # before looking: a change after the look sets it again
+                count = len(lines)
+                if count > seen:
+                    yield seen, lines[seen:count]
+                    seen = count
+                elif run_lines.ended:
+                    return
+                elif run_lines.beats != beats:
+                    beats = run_lines.beats
+                    yield None
+                else:
+                    event.wait()
+        finally:
+            run_lines.forget(event)
 
     def ends_with_done(self) -> bool:
         """Whether the run finished the reply (an SSE chat stream then ends with

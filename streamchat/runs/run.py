@@ -135,7 +135,8 @@ class Run:
             self._upstream_read = "direct" if relayed.direct else "fallback"
             for piece in relayed.pieces:
                 if piece is HEARTBEAT_LINE:
-                    continue  # readers time their own heartbeats
+                    lines.beat()  # the upstream was silent for a heartbeat interval
+                    continue
                 if self._first_line_at is None:
                     self._first_line_at = time.perf_counter()
                 if lines.size + len(piece) > limit:

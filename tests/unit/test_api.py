@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import httpx2
 import pytest
@@ -41,11 +42,18 @@ def test_a_stream_closed_before_its_first_chunk_still_closes_the_upstream(make_a
     # A server may close the response without ever iterating it (a client gone before
     # the first write): the upstream must still be closed and the worker's place freed.
     opened = []
+    body_bytes = sse_body(PAYLOADS)
+
+    def slow_body():
+        yield body_bytes[:40]
+        time.sleep(0.5)  # the run is still open when the response is closed
+        yield body_bytes[40:]
 
     def handler(request):
-        stream = httpx2.ByteStream(sse_body(PAYLOADS))
-        opened.append(stream)
-        return httpx2.Response(200, headers={"content-type": "text/event-stream"}, stream=stream)
+        opened.append(request)
+        return httpx2.Response(
+            200, headers={"content-type": "text/event-stream"}, content=slow_body()
+        )
 
     app = make_app(handler)
     streams = app.extensions["streamchat"].streams
