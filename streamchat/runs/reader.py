@@ -16,19 +16,23 @@ from .run import Run
 
 
 class LocalReader:
-    """One reader of ``run``, attached (counted) from creation to ``close``."""
+    """One reader of ``run``, attached (counted) from creation to ``close``. The run's
+    first reader ``drives`` it: it pulls the upstream itself while it keeps up
+    (streamchat.runs.generation)."""
 
-    def __init__(self, run: Run, *, attached: bool = False) -> None:
+    def __init__(self, run: Run, *, attached: bool = False, drives: bool = False) -> None:
         if not attached and not run.attach():
             raise TooManyReaders()
         self.run = run
         self.api_name = run.api_name
+        self._drives = drives
         self._closed = False
 
     def follow(self, after: int, heartbeat_seconds: float) -> Iterator[Delivery | None]:
         """The run's lines after the first ``after``, as they come; None at each of the
         run's heartbeats (``heartbeat_seconds`` is the run's own, HEARTBEAT_SECONDS)."""
-        run_lines = self.run.lines
+        run = self.run
+        run_lines = run.lines
         lines = run_lines.lines
         event = run_lines.waiter()
         seen, beats = after, run_lines.beats
@@ -44,7 +48,8 @@ class LocalReader:
                 elif run_lines.beats != beats:
                     beats = run_lines.beats
                     yield None
-                else:
+                elif not (self._drives and run.pull()):
+                    self._drives = False  # pushed now (or ended): follow like any reader
                     event.wait()
         finally:
             run_lines.forget(event)
@@ -55,8 +60,17 @@ class LocalReader:
         result = self.run.result
         return result is not None and result.finished
 
+    def slow(self) -> None:
+        """This reader's client has not taken a write for a while: if it drives the run,
+        the run reads on without it."""
+        if self._drives:
+            self._drives = False
+            self.run.push()
+
     def close(self) -> None:
         """This reader is gone; safe to call more than once."""
         if not self._closed:
             self._closed = True
+            if self._drives:
+                self.run.push()  # other readers may still wait for lines
             self.run.detach()

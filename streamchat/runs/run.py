@@ -22,19 +22,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..budgets import Admission, Budgets, tokens_counted
-from ..relay.ndjson import ENDED_QUIETLY, HEARTBEAT_LINE
-from ..relay.pipeline import RelayLimits, relay
+from ..relay.ndjson import ENDED_QUIETLY
+from ..relay.pipeline import RelayLimits
 from ..relay.protocols import ChatProtocol, ResponsesProtocol, UpstreamEventError
 from ..settings.runs import RunSettings
 from ..state import StateUnavailable
 from ..upstream.streams import UpstreamStream
 from ..worker.open_streams import OpenStreams
+from .generation import Generation, cooperative
 from .lines import RunLines
 
 LOG = logging.getLogger("streamchat.runs")
 # How a run ended, by its protocol's error code (None: the upstream finished the reply).
 _OUTCOMES = {None: "completed", "server_shutting_down": "server_shutdown"}
-_TOO_LONG = "The reply grew longer than this server keeps for one reply, so it ends here."
 
 
 class ServerShuttingDown(UpstreamEventError):
@@ -98,14 +98,15 @@ class Run:
         self.lines = RunLines()
         self.readers = 0
         self.result: RunResult | None = None
-        self._upstream = upstream
+        self.upstream = upstream
+        self.limits = parts.limits
+        self.max_bytes = parts.settings.max_bytes
+        self.generation = Generation(self)
         self._parts = parts
         self._estimated_input = estimated_input
         self._listeners: list[Callable[[RunResult], None]] = []
         self._interrupted: UpstreamEventError | None = None
         self._outcome = "upstream_error"  # until the relay or a stop says otherwise
-        self._upstream_read: str | None = None
-        self._first_line_at: float | None = None
         self._lock = threading.Lock()
         self._grace: threading.Timer | None = None
 
@@ -120,39 +121,30 @@ class Run:
             listener(self.result)
 
     def start(self) -> None:
-        """Start reading the upstream (the first reader has attached already)."""
-        threading.Thread(target=self._produce, name=f"run-{self.id[:12]}", daemon=True).start()
+        """Start reading the upstream. Under gevent the first reader (attached already)
+        pulls it while it keeps up; under threads, a producer of the run's own."""
+        if not cooperative():
+            self.generation.push()
 
-    def _produce(self) -> None:
-        lines, limit = self.lines, self._parts.settings.max_bytes
-        relayed = None
-        try:
-            relayed = relay(
-                self._upstream.response, self.protocol, self._parts.limits, self._reason
-            )
-            # "fallback" on a real upstream means a library upgrade has turned the fast
-            # path off (streamchat.relay.direct_body).
-            self._upstream_read = "direct" if relayed.direct else "fallback"
-            for piece in relayed.pieces:
-                if piece is HEARTBEAT_LINE:
-                    lines.beat()  # the upstream was silent for a heartbeat interval
-                    continue
-                if self._first_line_at is None:
-                    self._first_line_at = time.perf_counter()
-                if lines.size + len(piece) > limit:
-                    self._upstream.close()
-                    lines.add(self.protocol.error_line("reply_too_long", _TOO_LONG))
-                    break
-                lines.add(piece)
-            if self._interrupted is not ENDED_QUIETLY:  # else stop() said how it ended
-                self._outcome = _OUTCOMES.get(self.protocol.error_code, "upstream_error")
-        finally:
-            if relayed is not None:
-                relayed.pieces.close()
-            self.end()
+    def pull(self) -> bool:
+        """For the first reader: read the next piece in its greenlet (see
+        streamchat.runs.generation); False when it should follow like any reader."""
+        return self.generation.pull()
 
-    def _reason(self) -> UpstreamEventError | None:
+    def push(self) -> None:
+        """Hand the reading to a producer of the run's own: its puller cannot keep up."""
+        self.generation.push()
+
+    def interrupted(self) -> UpstreamEventError | None:
+        """Why the server closed the upstream itself, if it did (for the relay)."""
         return self._interrupted
+
+    def generation_ended(self, completed: bool) -> None:
+        """The relay has ended: ``completed`` when it ran to its end (else it was cut
+        short by the process, and the outcome stays as it was)."""
+        if completed and self._interrupted is not ENDED_QUIETLY:  # else stop() said how
+            self._outcome = _OUTCOMES.get(self.protocol.error_code, "upstream_error")
+        self.end()
 
     # --- readers ------------------------------------------------------------------------
 
@@ -175,6 +167,9 @@ class Run:
             if self.readers > 0 or self.result is not None:
                 return
             grace = self._parts.settings.grace_seconds
+        # Nobody pulls any more: the run reads on by itself, for its grace or to its stop.
+        self.generation.push()
+        with self._lock:
             if grace > 0:
                 self._grace = threading.Timer(grace, self._abandon)
                 self._grace.daemon = True
@@ -205,7 +200,7 @@ class Run:
         self._interrupted = reason
         if reason is ENDED_QUIETLY:
             self._outcome = outcome
-        self._upstream.close()
+        self.upstream.close()
 
     # --- the end ------------------------------------------------------------------------
 
@@ -228,7 +223,7 @@ class Run:
 
     def _settle(self) -> RunResult:
         self._parts.streams.discard(self)
-        self._upstream.close()
+        self.upstream.close()
         usage = self.protocol.usage
         lines = self.lines
         # Counted from what the upstream sent (reported usage, else the estimate from the
@@ -249,8 +244,8 @@ class Run:
             tokens_source=source,
             lines=len(lines.lines),
             bytes=lines.size,
-            first_line_at=self._first_line_at,
+            first_line_at=self.generation.first_line_at,
             ended_at=time.perf_counter(),
-            upstream_read=self._upstream_read,
+            upstream_read=self.generation.upstream_read,
             finished=self.protocol.finished and not self.protocol.error_code,
         )

@@ -40,7 +40,7 @@ def _stream(chosen_api: Api):
     headers = {}
     if run.admission is not None:
         headers[REMAINING_HEADER] = str(run.admission.remaining)
-    reader = LocalReader(run, attached=True)
+    reader = LocalReader(run, attached=True, drives=True)
     return stream_response(reader, run.id, 0, wants_sse(), chosen_api is RESPONSES, headers)
 
 

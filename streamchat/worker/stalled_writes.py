@@ -1,7 +1,8 @@
 """Readers that accept no bytes: a response write that has waited on its client for
 CLIENT_WRITE_TIMEOUT_SECONDS is ended by shutting its connection down, so the write
 fails at once (as a broken pipe) and the reader is dropped; the run it was reading goes
-on.
+on. A write that has waited SLOW_SECONDS is reported first (``on_slow``): a reader that
+drives its run's reading then hands it over.
 
 One watcher per worker looks at the writes in progress once a second; a reader costs two
 attribute stores per write (``pending``/``done``), nothing per chunk beyond that.
@@ -14,18 +15,21 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Callable
 
 _CHECK_EVERY_SECONDS = 1.0
+SLOW_SECONDS = 1.0
 LOG = logging.getLogger("streamchat.readers")
 
 
 class WatchedWrite:
     """One reader's connection: when the write it is waiting on was handed over."""
 
-    __slots__ = ("sock", "waiting_since")
+    __slots__ = ("on_slow", "sock", "waiting_since")
 
-    def __init__(self, sock: socket.socket | None) -> None:
+    def __init__(self, sock: socket.socket | None, on_slow: Callable[[], None] | None) -> None:
         self.sock = sock
+        self.on_slow = on_slow
         self.waiting_since: float | None = None
 
     def pending(self) -> None:
@@ -46,9 +50,12 @@ class StalledWrites:
         self._lock = threading.Lock()
         self._watching = False
 
-    def watch(self, sock: socket.socket | None) -> WatchedWrite:
-        """Watch the writes to ``sock`` until ``forget``."""
-        write = WatchedWrite(sock)
+    def watch(
+        self, sock: socket.socket | None, on_slow: Callable[[], None] | None = None
+    ) -> WatchedWrite:
+        """Watch the writes to ``sock`` until ``forget``; ``on_slow`` is called (once)
+        when one has waited SLOW_SECONDS."""
+        write = WatchedWrite(sock, on_slow)
         with self._lock:
             self._writes.add(write)
             if not self._watching and sock is not None:
@@ -69,13 +76,14 @@ class StalledWrites:
     def drop_stalled(self, now: float) -> int:
         """Shut down every connection whose write has waited past the timeout; how many."""
         with self._lock:
-            stalled = [
-                w
-                for w in self._writes
-                if w.waiting_since is not None and now - w.waiting_since > self.timeout_seconds
-            ]
+            waiting = [w for w in self._writes if w.waiting_since is not None]
+            slow = [w for w in waiting if w.on_slow and now - w.waiting_since > SLOW_SECONDS]
+            stalled = [w for w in waiting if now - w.waiting_since > self.timeout_seconds]
             for write in stalled:
                 self._writes.discard(write)
+        for write in slow:
+            write.on_slow, call = None, write.on_slow
+            call()
         for write in stalled:
             LOG.info("stalled_reader_dropped", extra={"waited_seconds": self.timeout_seconds})
             if write.sock is not None:

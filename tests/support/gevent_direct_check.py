@@ -124,7 +124,7 @@ def main() -> None:
     def read() -> None:
         pieces = [
             line
-            for item in LocalReader(run, attached=True).follow(0, 10.0)
+            for item in LocalReader(run, attached=True, drives=True).follow(0, 10.0)
             if item
             for line in item[1]
         ]
