@@ -10,6 +10,8 @@ from typing import Protocol
 class Endable(Protocol):
     """What the registry needs of a stream (streamchat.runs.Run)."""
 
+    readers: int  # connections reading it now
+
     def end_for_shutdown(self) -> None: ...
 
 
@@ -60,6 +62,14 @@ class OpenStreams:
         """Forget a stream that has ended; safe to call more than once."""
         with self._lock:
             self._streams.discard(stream)
+
+    def end_unread(self) -> int:
+        """End, with the shutdown error line, every open stream nobody reads; how many."""
+        with self._lock:
+            unread = [stream for stream in self._streams if not stream.readers]
+        for stream in unread:
+            stream.end_for_shutdown()
+        return len(unread)
 
     def end_all(self) -> int:
         """End every open stream with the shutdown error line; returns how many."""

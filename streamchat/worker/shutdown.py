@@ -28,6 +28,12 @@ def drain(streams, grace: float) -> None:
     """Refuse new streams now; end the open ones ``margin_for(grace)`` before ``grace``."""
     streams.draining = True
     log.info("shutting down: %d open streams get up to %.0f s", len(streams), grace)
+    # A stream nobody reads (a run in its grace period) keeps no connection open, and
+    # gunicorn stops the worker as soon as its connections are done: end those now, so
+    # they settle what they spent before the worker goes.
+    unread = streams.end_unread()
+    if unread:
+        log.info("shutting down: %d streams nobody was reading ended", unread)
     time.sleep(max(0.0, grace - margin_for(grace)))
     ended = streams.end_all()
     if ended:

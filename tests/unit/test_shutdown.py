@@ -15,8 +15,9 @@ from tests.support.payloads import chat_body
 
 
 class FakeStream:
-    def __init__(self) -> None:
+    def __init__(self, readers: int = 1) -> None:
         self.ended = False
+        self.readers = readers
 
     def end_for_shutdown(self) -> None:
         self.ended = True
@@ -34,6 +35,20 @@ def test_drain_refuses_new_streams_at_once_and_ends_open_ones_before_the_grace()
     assert streams.draining
     assert stays.ended and not leaves.ended
     assert 0.1 <= time.monotonic() - start <= 1.2 - margin_for(1.2) + 0.2
+
+
+def test_drain_ends_a_stream_nobody_reads_at_once():
+    # A run in its grace period holds no connection: gunicorn would stop the worker
+    # before it settled. The drain ends it first thing.
+    streams = OpenStreams()
+    unread, read = FakeStream(readers=0), FakeStream(readers=1)
+    for stream in (unread, read):
+        assert streams.reserve(10)
+        streams.add(stream)
+    seen = []
+    streams.end_all = lambda: seen.append((unread.ended, read.ended)) or 1
+    drain(streams, grace=1.2)
+    assert seen == [(True, False)]  # ended before the wait; the read one only at its end
 
 
 def test_a_stream_that_opens_after_the_drain_ended_the_others_is_ended_too():
