@@ -37,6 +37,7 @@ class RunRegistry:
         self._ended: OrderedDict[str, tuple[Run, float]] = OrderedDict()  # oldest first
         self._ended_bytes = 0
         self._lock = threading.Lock()
+        self._sweeping = False
         self._owner = ""
         self._pid = 0
 
@@ -80,6 +81,20 @@ class RunRegistry:
             self._ended[run.id] = (run, time.monotonic() + self._settings.keep_seconds)
             self._ended_bytes += run.lines.size
             self._forget_expired(time.monotonic())
+            if self._sweeping or not self._ended:
+                return
+            self._sweeping = True
+        # Kept replies go when they expire even if nothing else happens in this worker.
+        threading.Thread(target=self._sweep, name="kept-runs", daemon=True).start()
+
+    def _sweep(self) -> None:
+        while True:
+            time.sleep(max(1.0, self._settings.keep_seconds / 4))
+            with self._lock:
+                self._forget_expired(time.monotonic())
+                if not self._ended:
+                    self._sweeping = False
+                    return
 
     def _forget_expired(self, now: float) -> None:
         ended = self._ended
