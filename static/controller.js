@@ -9,7 +9,7 @@
 import { renderStreaming } from "./markdown.js";
 import { newId, titleFrom } from "./storage.js";
 import { LiveThinking } from "./thinking.js";
-import { streamReply } from "./wire.js";
+import { streamReply } from "./runs.js";
 
 /** What the server gets: role and content only (never a reply's reasoning: DeepSeek
  * refuses a request that carries it); failed empty replies are left out. */
