@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
 import { readSse } from "../../static/sse.js";
-import { body, run } from "./streams.mjs";
+import { body, counted, run } from "./streams.mjs";
 
 async function events(stream) {
   const out = [];
@@ -108,11 +108,8 @@ describe("readSse counts the run's events", () => {
   const withId = (n, value) => `id: ${n}\n${data(value)}`;
 
   test("an event's id is its position; one without an id adds one", async () => {
-    const count = { lines: 0 };
-    const seen = [];
     const stream = body(withId(1, { a: 1 }), HEARTBEAT, data({ b: 2 }), withId(5, { c: 3 }));
-    for await (const event of readSse(stream, count)) seen.push([event, count.lines]);
-    assert.deepEqual(seen, [
+    assert.deepEqual(await counted(readSse, stream), [
       [{ a: 1 }, 1],
       [{ b: 2 }, 2],
       [{ c: 3 }, 5],

@@ -39,6 +39,14 @@ export async function run(api, response, options = {}) {
 }
 
 
+/** Each item `read(stream, count)` yields (readNdjson, readSse), with the run's count of
+ * lines as it stood when the item came. */
+export async function counted(read, stream, count = { lines: 0 }) {
+  const seen = [];
+  for await (const item of read(stream, count)) seen.push([item, count.lines]);
+  return seen;
+}
+
 /** A fetch body delivering each piece as one read, then failing as a dropped connection
  * does (fetch rejects the read with a TypeError). */
 export function droppedBody(...pieces) {

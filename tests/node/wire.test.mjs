@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
 import { ADAPTERS, errorText, readNdjson, readState, savedReadState } from "../../static/wire.js";
-import { body, run } from "./streams.mjs";
+import { body, counted, run } from "./streams.mjs";
 
 const encoder = new TextEncoder();
 
@@ -269,11 +269,8 @@ describe("streamReply", () => {
 
 describe("counting the run's lines", () => {
   test("readNdjson counts lines, not heartbeats, each before it is yielded", async () => {
-    const count = { lines: 0 };
-    const seen = [];
     const stream = body("\n", '{"a":1}\n\n{"b"', ':2}\n', "\r\n", '{"c":3}');
-    for await (const line of readNdjson(stream, count)) seen.push([line, count.lines]);
-    assert.deepEqual(seen, [
+    assert.deepEqual(await counted(readNdjson, stream), [
       [{ a: 1 }, 1],
       [{ b: 2 }, 2],
       [{ c: 3 }, 3],
@@ -281,11 +278,12 @@ describe("counting the run's lines", () => {
   });
 
   test("a body that resumes a run counts on from the lines read before it", async () => {
-    const count = { lines: 7 };
-    for await (const line of readNdjson(body('{"a":1}\n', "\n", '{"b":2}\n'), count)) {
-      assert.ok(line);
-    }
-    assert.equal(count.lines, 9);
+    const stream = body('{"a":1}\n', "\n", '{"b":2}\n');
+    const seen = await counted(readNdjson, stream, { lines: 7 });
+    assert.deepEqual(seen, [
+      [{ a: 1 }, 8],
+      [{ b: 2 }, 9],
+    ]);
   });
 
   test("the read state resumes as saved: mid-<think>, ended, Responses parts", async () => {
