@@ -3,7 +3,7 @@
 // It reads the server's settings from <body data-*>, creates the one store, view and
 // controller of the page around a shared `state` object, attaches the listeners and
 // draws the saved conversations once the markdown libraries are in. The modules:
-//   wire.js        NDJSON body → page events, per API; streamReply (no DOM: Node tests it)
+//   wire.js        NDJSON body → page events, per API; lines counted (no DOM: Node tests it)
 //   sse.js         the same from an SSE body, when STREAM_FORMAT=sse (wire.js imports it)
 //   reasoning.js   a reasoning model's thinking told apart from its answer (no DOM either)
 //   markdown.js    marked + DOMPurify + highlight.js from static/vendor/
@@ -13,7 +13,9 @@
 //   thinking.js    a reply's thinking in a <details> above it, live while it streams
 //   budget.js      token budget figures and refusal notes in words (no DOM: Node tests it)
 //   budgetview.js  the budget line near the header, fetched from /api/budget
-//   controller.js  send, stream, stop, regenerate, switch, delete
+//   runs.js        a reply read as a run: resumed after a drop or a reload, stopped (no DOM)
+//   live.js        the reply this tab reads now, into the store and the view
+//   controller.js  send, read on, stop, regenerate, switch, delete
 //   edit.js        the inline editor of a sent message
 //   controls.js    event listeners → controller
 // Nothing imports this module.
@@ -42,6 +44,9 @@ function readConfig(data) {
     models,
     defaultModel: data.defaultModel || models[0] || "",
     budget: data.budget === "on", // a token budget is set: show what is left
+    // How long a reply's run outlives its readers (RUN_GRACE_SECONDS): how long a dropped
+    // connection is tried again.
+    runGrace: Math.max(0, Number(data.runGrace) || 0),
   };
 }
 
@@ -54,7 +59,7 @@ function browserStorage() {
 }
 
 const config = readConfig(document.body.dataset);
-// What more than one module reads and the controller changes: the reply streaming now.
+// What more than one module reads and the controller changes: the reply read now.
 const state = { live: null };
 const store = new ConversationStore(browserStorage(), {
   onSaveError: () => view.noteStatus("Could not save conversations in this browser."),
@@ -73,6 +78,7 @@ async function start() {
   const loaded = loadVendor();
   await Promise.race([loaded, new Promise((resolve) => setTimeout(resolve, 3000))]);
   view.renderAll();
+  controller.resumeReply(); // a reply was streaming when the page was left: read on
   document.body.dataset.ready = markdownReady() ? "markdown" : "plain";
   if (!markdownReady()) {
     // Slower than that: draw the conversation again as markdown once they arrive (a

@@ -1,15 +1,13 @@
 // streamchat controller: what the page's controls do to the conversations.
 //
-// Sending, streaming a reply into the store and the view, stopping, regenerating,
-// re-sending an edited message, switching and deleting conversations, picking a model.
-// The reply streaming is `state.live` (null when none): the view reads it to show
-// Stop instead of Send, controls.js to route Escape. Created by chat.js; used by
-// controls.js and edit.js through that instance.
+// Sending, reading a reply (a new one, or one streaming already: after a reload, from
+// another tab), stopping, regenerating, re-sending an edited message, switching and
+// deleting conversations, picking a model. The reply read now is `state.live` (a
+// LiveReply, live.js; null when none). Created by chat.js; used by controls.js, edit.js
+// and live.js through that instance.
 
-import { renderStreaming } from "./markdown.js";
+import { LiveReply } from "./live.js";
 import { newId, titleFrom } from "./storage.js";
-import { LiveThinking } from "./thinking.js";
-import { streamReply } from "./wire.js";
 
 /** What the server gets: role and content only (never a reply's reasoning: DeepSeek
  * refuses a request that carries it); failed empty replies are left out. */
@@ -74,103 +72,34 @@ export class Controller {
    * Stream a reply to the conversation's last user message and keep it up to date.
    * @returns {Promise<void>} settles when the reply has ended, whichever way
    */
-  async runReply(conversation) {
-    const { store, view, state } = this;
-    const { els } = view;
+  runReply(conversation) {
     const sent = wireMessages(conversation.messages);
     const message = { role: "assistant", content: "", state: "streaming" };
     conversation.messages.push(message);
     conversation.updated = Date.now();
-    const controller = new AbortController();
-    const live = { conversation, message, controller, frame: 0, saved: 0, blocks: [] };
-    state.live = live;
-    // Whatever other tabs store meanwhile, this conversation is written as this tab has it.
-    store.liveId = conversation.id;
-    this.save();
-    view.renderSidebar();
-    view.syncConversation();
-    view.scrollToEnd(true);
-    live.content = els.conversation.lastElementChild.querySelector(".content");
-    live.content.setAttribute("aria-busy", "true"); // announce the reply once, when complete
-    live.thinking = new LiveThinking(message, live.content);
-    view.showStatus("sending");
-
-    const result = await streamReply({
-      api: this.config.api,
-      format: this.config.streamFormat,
-      messages: sent,
-      model: view.requestModel(conversation),
-      signal: controller.signal,
-      onOpen: (response) => {
-        view.showStatus("streaming");
-        if (this.budget) this.budget.admitted(response.headers);
-      },
-      onText: (text) => {
-        live.thinking.answerStarted();
-        message.content += text;
-        this.scheduleRender();
-        this.saveSoon();
-      },
-      onReasoning: (text) => {
-        live.thinking.add(text);
-        this.scheduleRender();
-        this.saveSoon();
-      },
-      onUsage: (usage) => {
-        message.usage = usage;
-      },
-    });
-
-    if (live.frame) cancelAnimationFrame(live.frame);
-    live.thinking.end();
-    message.state = result.outcome;
-    if (result.outcome === "stopped") message.note = "Stopped.";
-    else if (result.message) message.note = result.message;
-    state.live = null;
-    // However it ended, the server has counted the reply by now: show what is left.
-    if (this.budget) this.budget.replyEnded(result.outcome);
-    this.save(); // still as the live conversation: the final reply wins over older copies
-    store.liveId = null;
-    // Only redraw if the user is still looking at this conversation.
-    if (store.activeId === conversation.id) {
-      const follow = view.nearEnd();
-      const thoughtsOpen = live.thinking.isOpen(); // the reader opened it: leave it open
-      view.refreshMessage(conversation.messages.indexOf(message), { thoughtsOpen });
-      view.scrollToEnd(follow);
-      view.showStatus(result.outcome);
-    } else {
-      view.setBusy(false);
-    }
+    const model = this.view.requestModel(conversation);
+    return new LiveReply(this, conversation, message).read({ messages: sent, model });
   }
 
-  /** Re-render the streaming reply at most once per frame, however fast deltas come. */
-  scheduleRender() {
-    const { state, view } = this;
-    if (!state.live || state.live.frame) return;
-    state.live.frame = requestAnimationFrame(() => {
-      const live = state.live;
-      if (!live) return;
-      live.frame = 0;
-      const follow = view.nearEnd();
-      live.thinking.render();
-      renderStreaming(live);
-      if (follow) view.scrollToEnd(true);
-    });
+  /**
+   * Read on the reply streaming in the conversation on screen, if its last reply is one
+   * and this tab reads none: after a reload, when another tab started it, or on coming
+   * back to it. From the count of lines its saved text holds (live.js).
+   * @returns {Promise<void>|undefined}
+   */
+  resumeReply() {
+    const conversation = this.store.active();
+    if (this.state.live || !conversation) return undefined;
+    const message = conversation.messages[conversation.messages.length - 1];
+    if (!message || message.state !== "streaming" || !message.run) return undefined;
+    const { id, lines, read } = message.run;
+    const resume = { id, after: Number.isSafeInteger(lines) && lines > 0 ? lines : 0, read };
+    return new LiveReply(this, conversation, message).read({ resume });
   }
 
-  /** Keep a partial reply in storage about once a second, so a reload loses little. */
-  saveSoon() {
-    const { live } = this.state;
-    const now = Date.now();
-    if (now - live.saved > 1000) {
-      live.saved = now;
-      this.save();
-    }
-  }
-
-  /** Stop the reply streaming, if any; what arrived is kept. */
+  /** Stop the reply streaming, for every reader of it; what arrived is kept. */
   stop() {
-    if (this.state.live) this.state.live.controller.abort();
+    if (this.state.live) this.state.live.stop();
   }
 
   /** Drop the last reply (failed or not) and ask again. */
@@ -195,12 +124,18 @@ export class Controller {
 
   /** Show the conversation with this id, or none (null) for a new chat. */
   openConversation(id) {
-    const { store, view } = this;
-    this.stop(); // one reply streams at a time; the partial reply is kept
-    store.activeId = id;
-    this.save();
-    view.renderAll();
-    view.showStatus("ready");
+    const { store, view, state } = this;
+    const { live } = state;
+    if (!live || live.conversation.id !== id) {
+      // One reply is read at a time. The one here goes on, on the server, without this
+      // tab: coming back to it reads on (resumeReply), while its run is kept.
+      if (live) live.leave();
+      store.activeId = id;
+      this.save();
+      view.renderAll();
+      view.showStatus("ready");
+      this.resumeReply();
+    }
     view.closeSidebar();
     view.els.prompt.focus();
   }

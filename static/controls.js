@@ -112,7 +112,10 @@ export function wireControls(page) {
       if (store.absorb()) view.renderSidebar();
       return;
     }
-    store.load({ keepActive: true });
+    // A reply another tab sends has no run id yet: it is not cut off (settle: false).
+    store.load({ keepActive: true, settle: false });
     view.renderAll();
+    // Another tab streams a reply into the conversation on screen: show it streaming too.
+    controller.resumeReply();
   });
 }

@@ -10,6 +10,7 @@
 
 const OPEN = "<think>";
 const CLOSE = "</think>";
+const MODES = ["start", "think", "after", "answer"];
 
 /** How many characters at the end of `text` could be the start of `tag`. */
 function partialTagAtEnd(text, tag) {
@@ -25,9 +26,19 @@ function partialTagAtEnd(text, tag) {
  * A few characters that could be part of a tag are held until the next delta says.
  */
 export class ThinkSplitter {
-  constructor() {
-    this.mode = "start"; // start → think → after → answer; or start → answer
-    this.held = "";
+  /**
+   * @param {{mode?: string, held?: string}} [saved] where an earlier reader of the same
+   *   stream left off (saved()), for a reader that resumes it after a reload
+   */
+  constructor(saved = {}) {
+    // start → think → after → answer; or start → answer
+    this.mode = MODES.includes(saved.mode) ? saved.mode : "start";
+    this.held = typeof saved.held === "string" ? saved.held : "";
+  }
+
+  /** What a reader resuming this stream needs to split it as this one would (JSON). */
+  saved() {
+    return { mode: this.mode, held: this.held };
   }
 
   /**
@@ -102,9 +113,15 @@ const RESPONSES_EVENTS = {
  * only when no delta of that part came (a server that sends whole parts).
  */
 export class ResponsesReasoning {
-  constructor() {
-    this.parts = new Set();
-    this.last = null;
+  /** @param {{parts?: string[], last?: string|null}} [saved] as saved() left it */
+  constructor(saved = {}) {
+    this.parts = new Set(Array.isArray(saved.parts) ? saved.parts : []);
+    this.last = typeof saved.last === "string" ? saved.last : null;
+  }
+
+  /** What a reader resuming this stream needs (JSON). */
+  saved() {
+    return { parts: [...this.parts], last: this.last };
   }
 
   /** Whether `line.type` is a reasoning event this class reads. */

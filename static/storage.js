@@ -2,7 +2,8 @@
 //
 // The server is stateless; the browser keeps the history. One ConversationStore per
 // page holds the conversations in memory and writes them under STORE_KEY, in the shape
-// {conversations: [{id, title, model, updated, messages: [{role, content, ...}]}], activeId}.
+// {conversations: [{id, title, model, updated, messages: [{role, content, ...}]}], activeId};
+// a reply streaming has `state: "streaming"` and its run, {id, lines, read} (live.js).
 // Other tabs of the same origin write that same key at any time (a `storage` event says
 // so), so a save merges with what is stored instead of overwriting it: see merge().
 // No DOM here (Node's tests build a store on a fake Storage). Created by chat.js and
@@ -38,18 +39,22 @@ export class ConversationStore {
   /**
    * Replace what is in memory with what is stored: at page start, and when another tab
    * saved while no reply streams here.
-   * @param {{keepActive?: boolean}} [options] keepActive: stay on this tab's conversation
-   *   rather than take the stored activeId, which is the last tab's to save (following
-   *   it moved this tab off a new chat, and its next message into another conversation)
+   * A reply saved while streaming keeps its run (message.run: {id, lines, read}): the
+   * controller reads on from there. One without a run was closed before the server named
+   * it, so the rest never comes: it loads as cut off, unless `settle` is false.
+   * @param {{keepActive?: boolean, settle?: boolean}} [options] keepActive: stay on this
+   *   tab's conversation rather than take the stored activeId, which is the last tab's to
+   *   save (following it moved this tab off a new chat, and its next message into another
+   *   conversation); settle: false when another tab just saved, since its reply without a
+   *   run yet is one it is sending now
    */
-  load({ keepActive = false } = {}) {
+  load({ keepActive = false, settle = true } = {}) {
     const saved = this.read();
     const conversations = saved ? saved.conversations.filter((c) => !this.deleted.has(c.id)) : [];
     this.synced = new Map(conversations.map((c) => [c.id, JSON.stringify(c)]));
     for (const conversation of conversations) {
       for (const message of conversation.messages) {
-        // The page was closed mid-reply: what arrived was kept, the rest never will.
-        if (message.state === "streaming") {
+        if (settle && message.state === "streaming" && !message.run) {
           message.state = "cut off";
           message.note = "The page was closed before this reply finished.";
         }
@@ -166,6 +171,15 @@ export class ConversationStore {
       // Unreadable storage: start afresh rather than fail to load the page.
     }
     return null;
+  }
+
+  /**
+   * A conversation as stored now (by whichever tab saved last), or null: read, not taken in.
+   * @param {string} id
+   */
+  storedCopy(id) {
+    const saved = this.read();
+    return (saved && saved.conversations.find((c) => c.id === id)) || null;
   }
 
   /** The conversation on screen, or null. */

@@ -56,7 +56,10 @@ export class LiveThinking {
     this.details = null;
     this.started = 0;
     this.dirty = false;
-    this.answered = false;
+    // A reply read on after a reload has its text so far, and its thinking drawn already.
+    this.answered = Boolean(message.content);
+    const drawn = content.previousElementSibling;
+    if (message.reasoning && drawn && drawn.matches("details.thoughts")) this.follow(drawn);
   }
 
   /** More reasoning arrived: the first piece opens the disclosure and starts the clock. */
@@ -65,14 +68,19 @@ export class LiveThinking {
     message.reasoning = (message.reasoning || "") + text;
     this.dirty = true;
     if (this.details) return;
+    this.follow(thoughtsElement(message, { open: !this.answered }));
+    this.content.before(this.details);
+  }
+
+  /** Draw the reasoning in `details` from now on, timed from now. */
+  follow(details) {
     this.started = Date.now();
-    this.details = thoughtsElement(message, { open: !this.answered });
-    this.body = this.details.querySelector(".thoughts-body");
+    this.details = details;
+    this.body = details.querySelector(".thoughts-body");
     this.body.setAttribute("aria-busy", "true");
     this.target = { message: { content: "" }, content: this.body, blocks: [] };
     // Opened again later: show what came meanwhile.
-    this.details.addEventListener("toggle", () => this.render());
-    this.content.before(this.details);
+    details.addEventListener("toggle", () => this.render());
   }
 
   /** The answer has started: the thinking is over, so say for how long and close it. */

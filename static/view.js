@@ -11,6 +11,7 @@ const STATUS_TEXT = {
   ready: "Ready",
   sending: "Sending…",
   streaming: "Streaming…",
+  reconnecting: "Reconnecting…",
   done: "Done",
   stopped: "Stopped",
   error: "Error",

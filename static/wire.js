@@ -3,8 +3,9 @@
 //
 // No DOM here, on purpose: Node imports this file as it is (tests/node/wire.test.mjs),
 // so everything below runs on the same fetch, ReadableStream and TextDecoder the
-// browser has. Imported by controller.js (streamReply) and by the tests (all exports);
-// imports budget.js for the words of a budget refusal, reasoning.js for the thinking.
+// browser has. Imported by runs.js (which streams a reply with it) and by the tests (all
+// exports); imports budget.js for the words of a budget refusal, reasoning.js for the
+// thinking.
 
 import { refusalMessage } from "./budget.js";
 import { ResponsesReasoning, ThinkSplitter, chatReasoning, reasoningTokens } from "./reasoning.js";
@@ -14,11 +15,14 @@ import { readSse } from "./sse.js";
  * Yield each parsed NDJSON object from a fetch body, as the lines arrive.
  * Blank lines are the server's heartbeats and are skipped. Only "\n" ends a line: a
  * "\r" before it is JSON whitespace, and U+2028 inside a string is content.
+ * `count.lines` is the run's position: one more for each line, before it is yielded, so
+ * a reader that resumes the run asks for the lines after it (GET /api/runs/<id>?after=).
  * @param {ReadableStream<Uint8Array>} body
+ * @param {{lines: number}} [count] lines of the run read before this body, kept up to date
  * @returns {AsyncGenerator<any>}
  * @throws {SyntaxError} on a line that is not JSON
  */
-export async function* readNdjson(body) {
+export async function* readNdjson(body, count = { lines: 0 }) {
   const reader = body.getReader();
   // stream: true keeps a multi-byte character split across reads intact.
   const decoder = new TextDecoder("utf-8");
@@ -31,23 +35,42 @@ export async function* readNdjson(body) {
       const lines = pending.split("\n");
       pending = lines.pop();
       for (const line of lines) {
-        if (line.trim()) yield JSON.parse(line); // blank lines are heartbeats
+        if (line.trim()) yield counted(JSON.parse(line), count); // blank: a heartbeat
       }
     }
     pending += decoder.decode();
-    if (pending.trim()) yield JSON.parse(pending);
+    if (pending.trim()) yield counted(JSON.parse(pending), count);
   } finally {
     // Leaving early (an error line, a bad line) must still close the connection.
     reader.cancel().catch(() => {});
   }
 }
 
+function counted(line, count) {
+  count.lines += 1;
+  return line;
+}
+
 const LENGTH_LIMIT = "The reply reached the model's length limit.";
 const CONTENT_FILTER = "The provider's content filter ended the reply.";
 
-/** What an adapter remembers across one stream's lines (readState() makes a fresh one). */
-export function readState() {
-  return { think: new ThinkSplitter(), responses: new ResponsesReasoning() };
+/**
+ * What an adapter remembers across one stream's lines: fresh, or as savedReadState() left
+ * it for a reader that resumes the stream (after a reload: it comes from localStorage).
+ * `ended`: the reply finished (the usage line may still follow).
+ */
+export function readState(saved) {
+  const from = saved && typeof saved === "object" ? saved : {};
+  return {
+    think: new ThinkSplitter(from.think || undefined),
+    responses: new ResponsesReasoning(from.responses || undefined),
+    ended: from.ended === true,
+  };
+}
+
+/** A stream's read state as JSON, for readState() to resume from. */
+export function savedReadState(state) {
+  return { think: state.think.saved(), responses: state.responses.saved(), ended: state.ended };
 }
 
 /**
@@ -149,86 +172,8 @@ export async function errorText(response, now = new Date()) {
   return message;
 }
 
-const ignore = () => {};
-
 /** The stream formats the server offers: what to ask for, and how to read the answer. */
 export const FORMATS = {
   ndjson: { accept: "application/x-ndjson", read: readNdjson },
   sse: { accept: "text/event-stream", read: readSse },
 };
-
-/**
- * Stream one reply. Calls onText(delta), onReasoning(delta) and onUsage(usage) as lines
- * arrive; resolves to {outcome, message} with outcome one of done, incomplete, cut off,
- * error, stopped.
- * It never rejects: every failure is an outcome the page can show.
- * @param {object} options
- * @param {"chat"|"responses"} options.api which adapter (and endpoint) to use
- * @param {"ndjson"|"sse"} [options.format] the framing to ask for (STREAM_FORMAT)
- * @param {{role: string, content: string}[]} options.messages the conversation to send
- * @param {string} [options.model] left out of the request when empty
- * @param {AbortSignal} options.signal aborting it makes the outcome "stopped"
- * @param {(response: Response) => void} [options.onOpen] the server accepted the request
- *   (its headers: X-Token-Budget-Remaining)
- * @param {(text: string) => void} [options.onText] the answer
- * @param {(text: string) => void} [options.onReasoning] the model's thinking, apart
- * @param {(usage: {input: number, output: number, total: number}) => void} [options.onUsage]
- * @param {typeof fetch} [options.fetch] the fetch to use (tests pass a fake one)
- * @returns {Promise<{outcome: string, message?: string}>}
- */
-export async function streamReply({
-  api,
-  format,
-  messages,
-  model,
-  signal,
-  onOpen = ignore,
-  onText = ignore,
-  onReasoning = ignore,
-  onUsage = ignore,
-  fetch: send = (...args) => fetch(...args),
-}) {
-  const adapter = ADAPTERS[api] || ADAPTERS.chat;
-  const framing = FORMATS[format] || FORMATS.ndjson;
-  const body = { messages };
-  if (model) body.model = model;
-  const state = readState();
-  let ended = false;
-  try {
-    const response = await send(adapter.endpoint, {
-      method: "POST",
-      headers: { "Content-Type": "application/json", Accept: framing.accept },
-      body: JSON.stringify(body),
-      signal,
-    });
-    if (!response.ok) return { outcome: "error", message: await errorText(response) };
-    onOpen(response);
-    for await (const line of framing.read(response.body)) {
-      for (const event of adapter.events(line, state)) {
-        if (event.type === "text") onText(event.text);
-        else if (event.type === "reasoning") onReasoning(event.text);
-        else if (event.type === "usage") onUsage(event.usage);
-        else if (event.type === "error") {
-          return { outcome: "error", message: event.message || "The reply failed." };
-        } else if (event.type === "incomplete") {
-          return { outcome: "incomplete", message: event.message };
-        } else if (event.type === "end") {
-          ended = true; // keep reading: the usage line comes after the finish line
-        }
-      }
-    }
-    // Cut off: a few held characters that might have been a tag are still what came.
-    for (const event of state.think.flush()) {
-      (event.type === "text" ? onText : onReasoning)(event.text);
-    }
-    if (ended) return { outcome: "done" };
-    return { outcome: "cut off", message: "The reply was cut off before it finished." };
-  } catch (error) {
-    if (signal && signal.aborted) return { outcome: "stopped" };
-    const message =
-      error instanceof SyntaxError
-        ? "The server sent a reply this page cannot read."
-        : `The connection failed: ${error.message}`;
-    return { outcome: "error", message };
-  }
-}

@@ -12,8 +12,8 @@ page = Blueprint("page", __name__)
 
 @page.get("/")
 def index():
-    """The chat page: the models and the API to use ride on data attributes; the demo
-    badge shows when no key is set."""
+    """The chat page: the models, the API to use and the runs' grace ride on data
+    attributes; the demo badge shows when no key is set."""
     settings = current_runtime().settings
     html = render_template(
         "index.html",
@@ -25,6 +25,9 @@ def index():
         identity=current_identity(),
         # The page asks /api/budget only when a budget is set (static/budgetview.js).
         budget=bool(settings.token_budget or settings.global_token_budget),
+        # How long a reply's run outlives its readers: how long the page tries to reach
+        # it again after the connection dropped (static/runs.js).
+        run_grace=f"{settings.runs.grace_seconds:g}",
     )
     # Asked again on every visit: it names the current /static/<version>/ URLs, and those
     # are cached for a year.

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
 import { readSse } from "../../static/sse.js";
-import { body, run } from "./streams.mjs";
+import { body, counted, run } from "./streams.mjs";
 
 async function events(stream) {
   const out = [];
@@ -101,6 +101,35 @@ describe("readSse", () => {
     const bytes = new TextEncoder().encode(data({ text: "é\u2028ü" }));
     const got = await events(body(bytes.slice(0, 15), bytes.slice(15)));
     assert.deepEqual(got, [{ text: "é\u2028ü" }]);
+  });
+});
+
+describe("readSse counts the run's events", () => {
+  const withId = (n, value) => `id: ${n}\n${data(value)}`;
+
+  test("an event's id is its position; one without an id adds one", async () => {
+    const stream = body(withId(1, { a: 1 }), HEARTBEAT, data({ b: 2 }), withId(5, { c: 3 }));
+    assert.deepEqual(await counted(readSse, stream), [
+      [{ a: 1 }, 1],
+      [{ b: 2 }, 2],
+      [{ c: 3 }, 5],
+    ]);
+  });
+
+  test("a resumed body counts on from its resume point; [DONE] adds none", async () => {
+    const count = { lines: 3 };
+    // An id that is not a count is no position: that event adds one, as one without.
+    const stream = body(withId(4, { a: 1 }), `id: x\n${data({ b: 2 })}`, "id: 9\n" + DONE);
+    const got = [];
+    for await (const event of readSse(stream, count)) got.push(count.lines);
+    assert.deepEqual(got, [4, 5]);
+    assert.equal(count.lines, 5);
+  });
+
+  test("ids, named events and heartbeats leave the data as it was", async () => {
+    const first = 'id: 1\nevent: x\n: keep-alive\ndata: {"a":1}\n\n';
+    const stream = body(first, "id: 2\n", 'data: {"b":2}\n\n');
+    assert.deepEqual(await events(stream), [{ a: 1 }, { b: 2 }]);
   });
 });
 

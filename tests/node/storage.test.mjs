@@ -90,6 +90,24 @@ describe("ConversationStore", () => {
     });
   });
 
+  test("a reply streaming with its run loads as streaming, to be read on", () => {
+    const saved = conversation("x", 10, "Q", "Q2");
+    const run = { id: "run-1", lines: 4, read: { ended: false } };
+    saved.messages[1] = { role: "assistant", content: "par", state: "streaming", run };
+    saved.messages.push({ role: "assistant", content: "", state: "streaming" });
+    const value = JSON.stringify({ conversations: [saved], activeId: "x" });
+    const storage = new FakeStorage({ [STORE_KEY]: value });
+    const [withRun, sending] = tab(storage).find("x").messages.slice(1);
+    assert.deepEqual(withRun, { role: "assistant", content: "par", state: "streaming", run });
+    assert.equal(sending.state, "cut off"); // no run: its page closed before it had one
+    // Another tab just saved: its reply without a run yet is one it is sending now.
+    const b = new ConversationStore(storage);
+    b.load({ keepActive: true, settle: false });
+    assert.equal(b.find("x").messages[2].state, "streaming");
+    assert.deepEqual(b.storedCopy("x"), saved); // as stored, whatever is in memory
+    assert.equal(b.storedCopy("y"), null);
+  });
+
   test("another tab's save does not move this tab off its conversation", () => {
     const storage = new FakeStorage();
     const a = tab(storage);

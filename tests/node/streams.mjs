@@ -1,7 +1,7 @@
-// Fetch bodies and a fake fetch for the page's wire tests (wire.test.mjs, sse.test.mjs):
+// Fetch bodies and a fake fetch for the page's wire tests (wire, sse and runs.test.mjs):
 // a body is a ReadableStream of Uint8Array chunks, one chunk per read, so a test chooses
 // exactly where the reads split the lines. Not a test file itself.
-import { streamReply } from "../../static/wire.js";
+import { streamReply } from "../../static/runs.js";
 
 const encoder = new TextEncoder();
 
@@ -38,3 +38,24 @@ export async function run(api, response, options = {}) {
   return seen;
 }
 
+
+/** Each item `read(stream, count)` yields (readNdjson, readSse), with the run's count of
+ * lines as it stood when the item came. */
+export async function counted(read, stream, count = { lines: 0 }) {
+  const seen = [];
+  for await (const item of read(stream, count)) seen.push([item, count.lines]);
+  return seen;
+}
+
+/** A fetch body delivering each piece as one read, then failing as a dropped connection
+ * does (fetch rejects the read with a TypeError). */
+export function droppedBody(...pieces) {
+  const queue = [...pieces];
+  return new ReadableStream({
+    // One piece a read; erroring the stream drops what is queued, so only after the last.
+    pull(controller) {
+      if (queue.length) controller.enqueue(encoder.encode(queue.shift()));
+      else controller.error(new TypeError("network error"));
+    },
+  });
+}

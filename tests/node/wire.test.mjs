@@ -5,8 +5,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
-import { ADAPTERS, errorText, readNdjson } from "../../static/wire.js";
-import { body, run } from "./streams.mjs";
+import { ADAPTERS, errorText, readNdjson, readState, savedReadState } from "../../static/wire.js";
+import { body, counted, run } from "./streams.mjs";
 
 const encoder = new TextEncoder();
 
@@ -264,5 +264,55 @@ describe("streamReply", () => {
     assert.deepEqual(JSON.parse(seen.requests[0].init.body), {
       messages: [{ role: "user", content: "hi" }],
     });
+  });
+});
+
+describe("counting the run's lines", () => {
+  test("readNdjson counts lines, not heartbeats, each before it is yielded", async () => {
+    const stream = body("\n", '{"a":1}\n\n{"b"', ':2}\n', "\r\n", '{"c":3}');
+    assert.deepEqual(await counted(readNdjson, stream), [
+      [{ a: 1 }, 1],
+      [{ b: 2 }, 2],
+      [{ c: 3 }, 3],
+    ]);
+  });
+
+  test("a body that resumes a run counts on from the lines read before it", async () => {
+    const stream = body('{"a":1}\n', "\n", '{"b":2}\n');
+    const seen = await counted(readNdjson, stream, { lines: 7 });
+    assert.deepEqual(seen, [
+      [{ a: 1 }, 8],
+      [{ b: 2 }, 9],
+    ]);
+  });
+
+  test("the read state resumes as saved: mid-<think>, ended, Responses parts", async () => {
+    const state = readState();
+    ADAPTERS.chat.events(JSON.parse(chunk("<think>Let me se")), state);
+    ADAPTERS.chat.events(JSON.parse(chunk(" this</thi")), state);
+    const saved = JSON.parse(JSON.stringify(savedReadState(state))); // through localStorage
+    assert.deepEqual(saved.think, { mode: "think", held: "</thi" });
+    const resumed = readState(saved);
+    assert.deepEqual(ADAPTERS.chat.events(JSON.parse(chunk("nk>\n\nAnswer")), resumed), [
+      { type: "text", text: "Answer" },
+    ]);
+    const summary = (type, index, text) => ({
+      type: `response.reasoning_summary_text.${type}`,
+      item_id: "rs_1",
+      summary_index: index,
+      [type === "delta" ? "delta" : "text"]: text,
+    });
+    const responses = readState();
+    ADAPTERS.responses.events(summary("delta", 0, "First."), responses);
+    const again = readState(JSON.parse(JSON.stringify(savedReadState(responses))));
+    assert.deepEqual(ADAPTERS.responses.events(summary("done", 0, "First."), again), []);
+    assert.deepEqual(ADAPTERS.responses.events(summary("delta", 1, "Next."), again), [
+      { type: "reasoning", text: "\n\nNext." },
+    ]);
+    assert.equal(readState(saved).ended, false);
+    assert.equal(readState({ ended: true }).ended, true);
+    for (const junk of [null, "x", 3, { think: 5, responses: "y" }]) {
+      assert.deepEqual(savedReadState(readState(junk)), savedReadState(readState()));
+    }
   });
 });

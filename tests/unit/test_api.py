@@ -230,6 +230,14 @@ def test_upstream_cut_off_mid_stream_ends_with_error_line(make_app):
     assert last["error"]["code"] == "upstream_cut_off"
 
 
+def test_page_is_told_how_long_a_run_outlives_its_readers(make_app):
+    """The page tries to reach a reply again after a dropped connection for that long."""
+    html = make_app(sse_handler(), RUN_GRACE_SECONDS="45").test_client().get("/").data.decode()
+    assert 'data-run-grace="45"' in html
+    html = make_app(sse_handler(), RUN_GRACE_SECONDS="2.5").test_client().get("/").data.decode()
+    assert 'data-run-grace="2.5"' in html
+
+
 def test_page_has_no_inline_script_and_carries_models(make_app):
     app = make_app(sse_handler(), OPENAI_MODEL="a", OPENAI_MODELS="b,c")
     response = app.test_client().get("/")
