@@ -16,6 +16,7 @@ import pytest
 from tests.support.hostile_upstream import LEAK, HostileUpstream
 from tests.support.launch import RunningServer, start_gunicorn_against
 from tests.support.payloads import chat_body
+from tests.support.processes import status_kb, worker_pids
 from tests.support.waiting import wait_for
 
 HEARTBEAT = 1.0
@@ -47,22 +48,14 @@ def server(hostile) -> Iterator[RunningServer]:
 
 def worker_pid(server: RunningServer) -> int:
     """The one gunicorn worker under the server's master."""
-    master = server.process.pid
-    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    children = worker_pids(server.process.pid)
     assert len(children) == 1, children
-    return int(children[0])
+    return children[0]
 
 
 def reset_peak(pid: int) -> None:
     """Start the worker's peak-RSS count (VmHWM) afresh (Linux: clear_refs 5)."""
     Path(f"/proc/{pid}/clear_refs").write_text("5")
-
-
-def kb(pid: int, field: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise AssertionError(f"no {field}")
 
 
 def stream_lines(server: RunningServer, model: str, route: str = "/api/chat") -> tuple:
@@ -81,9 +74,9 @@ def test_unbounded_upstream_data_ends_the_stream_within_the_memory_bound(
 ):
     pid = worker_pid(server)
     reset_peak(pid)
-    before = kb(pid, "VmRSS")
+    before = status_kb(pid, "VmRSS")
     status, lines, took = stream_lines(server, attack)
-    growth = kb(pid, "VmHWM") - before
+    growth = status_kb(pid, "VmHWM") - before
     report(f"{attack}: ended in {took:.1f} s, worker peak grew {growth} kB")
     assert status == 200
     last = json.loads(lines[-1])
@@ -98,9 +91,9 @@ def test_unbounded_upstream_data_ends_the_stream_within_the_memory_bound(
 def test_an_encoded_body_is_refused_before_the_stream_and_never_inflated(server, hostile):
     pid = worker_pid(server)
     reset_peak(pid)
-    before = kb(pid, "VmRSS")
+    before = status_kb(pid, "VmRSS")
     response = httpx2.post(server.url + "/api/chat", json=chat_body(model="gzip-bomb"))
-    growth = kb(pid, "VmHWM") - before
+    growth = status_kb(pid, "VmHWM") - before
     assert response.status_code == 502
     assert response.json()["error"]["code"] == "upstream_bad_response"
     assert growth <= MAX_PEAK_GROWTH_KB

@@ -10,7 +10,6 @@ import random
 import threading
 import time
 from collections import Counter
-from pathlib import Path
 
 import httpx2
 import pytest
@@ -18,6 +17,7 @@ import pytest
 from tests.support.fake_upstream import FakeUpstream, Script
 from tests.support.launch import PROBE_APP, start_gunicorn_against
 from tests.support.payloads import chat_body, reply_payloads
+from tests.support.processes import status_kb
 from tests.support.waiting import run_threads, wait_for
 
 CLIENTS = 200
@@ -35,13 +35,6 @@ SCRIPTS = {
     "stall": Script(payloads=PAYLOADS, interval=0.08, pauses={6: 30}),
 }
 FAULTS = ["reset", "malformed", "error-event", "stall"]
-
-
-def rss_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise AssertionError("no VmRSS")
 
 
 class Tally:
@@ -127,17 +120,17 @@ def test_soak_two_hundred_streams_with_faults_and_departures(report):
             # "where it began" is its steady state, not first-use growth (the allocator's
             # high-water mark for 200 streams is reached after 10-40 s, varying run to run).
             pid = httpx2.get(server.url + "/_probe", timeout=10).json()["pid"]
-            warm_rounds, previous = 0, rss_kb(pid)
+            warm_rounds, previous = 0, status_kb(pid)
             while warm_rounds < 8:
                 warm_rounds += 1
                 run_clients(server.port, WARM_UP_ROUND_SECONDS, Tally(), seed=100 + warm_rounds)
                 assert wait_for(lambda: upstream.open_streams() == 0, 10)
-                current = rss_kb(pid)
+                current = status_kb(pid)
                 if current <= previous * 1.02:
                     break
                 previous = current
             probe = httpx2.get(server.url + "/_probe", timeout=10).json()
-            rss_before = rss_kb(probe["pid"])
+            rss_before = status_kb(probe["pid"])
 
             tally = Tally()
             started = len(upstream.records)
@@ -152,7 +145,7 @@ def test_soak_two_hundred_streams_with_faults_and_departures(report):
                 return now if now["greenlets"] <= probe["greenlets"] else None
 
             after = wait_for(settled, 10) or httpx2.get(server.url + "/_probe", timeout=10).json()
-            rss_after = rss_kb(probe["pid"])
+            rss_after = status_kb(probe["pid"])
         finally:
             server.stop()
 
