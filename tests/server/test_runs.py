@@ -16,6 +16,7 @@ import pytest
 from tests.support.fake_upstream import FakeUpstream, Script
 from tests.support.launch import RunningServer, start_gunicorn_against
 from tests.support.payloads import CHAT, counted_reply
+from tests.support.runs import log_lines, owner_pid, served_by
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.server
@@ -32,15 +33,11 @@ def upstream():
         yield fake
 
 
-def log_lines(server: RunningServer) -> list[dict]:
-    return [json.loads(line) for line in server.output().splitlines() if line.startswith("{")]
-
-
 def pid_of(server: RunningServer, response: httpx2.Response) -> int:
     """Which worker answered ``response`` (from its log line)."""
-    request_id = response.headers["X-Request-ID"]
-    assert wait_for(lambda: any(e.get("request_id") == request_id for e in log_lines(server)), 10)
-    return next(e["pid"] for e in log_lines(server) if e.get("request_id") == request_id)
+    pid = served_by(server, response.headers["X-Request-ID"])
+    assert pid is not None
+    return pid
 
 
 def first_lines(server: RunningServer, count: int) -> tuple[str, list[bytes], int]:
@@ -59,8 +56,7 @@ def first_lines(server: RunningServer, count: int) -> tuple[str, list[bytes], in
                 lines.append(line.encode() + b"\n")
             if len(lines) == count:
                 break
-    owner = int(run_id.split(".")[0][:-6], 16)  # the owner part: the pid, then a nonce
-    return run_id, lines, owner
+    return run_id, lines, owner_pid(run_id)
 
 
 def resume(server: RunningServer, run_id: str, after: int, **headers: str) -> httpx2.Response:
