@@ -42,7 +42,7 @@ class Generated(Protocol):
     """What a Generation needs of its run (streamchat.runs.run.Run)."""
 
     id: str
-    upstream: UpstreamStream
+    upstream: UpstreamStream | None  # None once the run has ended
     protocol: ChatProtocol | ResponsesProtocol
     limits: RelayLimits
     lines: RunLines
@@ -109,9 +109,10 @@ class Generation:
         return True
 
     def push(self) -> None:
-        """Go on reading in a producer of the run's own (once)."""
+        """Go on reading in a producer of the run's own (once; not after the run ended,
+        which has let its upstream go)."""
         with self._lock:
-            if self.pushed:
+            if self.pushed or self._run.result is not None:
                 return
             self.pushed = True
         name = f"run-{self._run.id[:12]}"

@@ -98,7 +98,7 @@ class Run:
         self.lines = RunLines()
         self.readers = 0
         self.result: RunResult | None = None
-        self.upstream = upstream
+        self.upstream: UpstreamStream | None = upstream  # None once ended: see end()
         self.limits = parts.limits
         self.max_bytes = parts.settings.max_bytes
         self.generation = Generation(self)
@@ -195,12 +195,13 @@ class Run:
         self._stop_upstream(ServerShuttingDown(), "server_shutdown")
 
     def _stop_upstream(self, reason: UpstreamEventError, outcome: str) -> None:
-        if self.result is not None or self._interrupted is not None:
+        upstream = self.upstream  # taken first: end() lets it go
+        if self.result is not None or upstream is None or self._interrupted is not None:
             return
         self._interrupted = reason
         if reason is ENDED_QUIETLY:
             self._outcome = outcome
-        self.upstream.close()
+        upstream.close()
 
     # --- the end ------------------------------------------------------------------------
 
@@ -214,6 +215,10 @@ class Run:
             if self._grace is not None:
                 self._grace.cancel()
             self.result = self._settle()
+            # An ended run is kept (RUN_KEEP_SECONDS, RUN_KEEP_MAX_BYTES) for its lines
+            # alone. Its closed upstream response still holds the request, the whole
+            # conversation sent upstream, which those bounds do not count: let it go.
+            self.upstream = None
         # The listeners first: a reader that sees the end finds the run logged, counted
         # and settled.
         for listener in self._listeners:
