@@ -1,5 +1,6 @@
 // Reads our streaming endpoints with the official openai-node SDK, unchanged, the way a
-// browser would: ChatCompletionStream / ResponseStream .fromReadableStream(res.body).
+// browser would: ChatCompletionStream / ResponseStream .fromReadableStream(res.body), and
+// a run resumed after a hang-up (NDJSON ?after=n, and SSE through the SDK's Stream).
 // Servers (gunicorn on the demo model, gunicorn on a fake upstream) come from
 // tests/node/servers.py, all on 127.0.0.1.
 import assert from "node:assert/strict";
@@ -10,6 +11,7 @@ import { createInterface } from "node:readline";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 
+import { Stream } from "openai/core/streaming";
 import { ChatCompletionStream } from "openai/lib/ChatCompletionStream";
 import { ResponseStream } from "openai/lib/responses/ResponseStream";
 
@@ -175,5 +177,105 @@ describe("ResponseStream.fromReadableStream reads /api/responses", () => {
     assert.equal(last.type, "error");
     assert.equal(last.sequence_number, 4);
     assert.equal(last.code, "upstream_cut_off");
+  });
+});
+
+describe("openai-node reads a resumed run (GET /api/runs/<id>?after=n)", () => {
+  const head = 2; // lines read before hanging up: the role chunk and the first word
+  const rest = () => servers.words.slice(head - 1).join("");
+
+  /** POST a chat, read `head` event lines, hang up: the run id and those lines. */
+  async function startAndHangUp() {
+    const response = await fetch(servers.upstream + "/api/chat", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(question),
+    });
+    assert.equal(response.status, 200);
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    const lines = [];
+    let buffered = "";
+    while (lines.length < head) {
+      const { value, done } = await reader.read();
+      assert.ok(!done, "the reply ended before the lines to resume after");
+      buffered += decoder.decode(value, { stream: true });
+      const parts = buffered.split("\n");
+      buffered = parts.pop();
+      lines.push(...parts.filter((line) => line !== "")); // heartbeats skipped
+    }
+    await reader.cancel(); // the run generates on for its grace period
+    return { runId: response.headers.get("x-run-id"), lines: lines.slice(0, head) };
+  }
+
+  async function resume(path, headers = {}) {
+    const response = await fetch(servers.upstream + path, { headers });
+    const runId = path.split("/").at(-1).split("?")[0];
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get("x-run-id"), runId);
+    return response;
+  }
+
+  /** The lines the client read before it hung up, then `body`: the whole reply again. */
+  function joined(lines, body) {
+    const read = new TextEncoder().encode(lines.map((line) => line + "\n").join(""));
+    return new ReadableStream({
+      async start(controller) {
+        controller.enqueue(read);
+        for await (const bytes of body) controller.enqueue(bytes);
+        controller.close();
+      },
+    });
+  }
+
+  /** The content the chunks of `stream` carry, from its "chunk" events. */
+  function chunkText(stream) {
+    const texts = [];
+    stream.on("chunk", (chunk) => texts.push(chunk.choices[0]?.delta?.content ?? ""));
+    return texts;
+  }
+
+  test("NDJSON ?after=n: the SDK reads the rest, and completes after the lines read", async () => {
+    const { runId, lines } = await startAndHangUp();
+    const response = await resume(`/api/runs/${runId}?after=${head}`);
+    assert.equal(response.headers.get("content-type"), "application/x-ndjson");
+    const [alone, afterLines] = response.body.tee();
+
+    const resumed = ChatCompletionStream.fromReadableStream(alone);
+    const texts = chunkText(resumed);
+    resumed.on("error", () => {}); // the rejection below is what we check
+    // The resumed body alone starts after the role chunk, which the SDK needs to build
+    // a message (docs/architecture.md, "Reading the stream with the official SDK").
+    await assert.rejects(resumed.finalChatCompletion(), /missing role for choice 0/);
+    assert.equal(texts.join(""), rest());
+
+    const whole = ChatCompletionStream.fromReadableStream(joined(lines, afterLines));
+    const deltas = timed(whole, "content", (delta) => delta);
+    const final = await whole.finalChatCompletion();
+    assert.equal(final.choices[0].message.content, servers.words.join(""));
+    assert.equal(final.choices[0].finish_reason, "stop");
+    assert.equal(deltas.slice(head - 1).map((d) => d.text).join(""), rest());
+  });
+
+  test("SSE Last-Event-ID: Stream reads the rest to [DONE], and completes after them", async () => {
+    const { runId, lines } = await startAndHangUp();
+    const response = await resume(`/api/runs/${runId}`, {
+      Accept: "text/event-stream",
+      "Last-Event-ID": String(head),
+    });
+    assert.match(response.headers.get("content-type"), /^text\/event-stream/);
+    const [events, afterLines] = Stream.fromSSEResponse(response, new AbortController()).tee();
+
+    const chunks = [];
+    for await (const chunk of events) chunks.push(chunk); // ends at data: [DONE]
+    assert.equal(chunks.map((c) => c.choices[0]?.delta?.content ?? "").join(""), rest());
+    assert.equal(chunks.at(-1).choices[0].finish_reason, "stop");
+
+    const whole = ChatCompletionStream.fromReadableStream(
+      joined(lines, afterLines.toReadableStream()),
+    );
+    const final = await whole.finalChatCompletion();
+    assert.equal(final.choices[0].message.content, servers.words.join(""));
+    assert.equal(final.choices[0].finish_reason, "stop");
   });
 });

@@ -41,6 +41,8 @@ def main() -> None:
                 OPENAI_MODEL="fake-chat",
                 OPENAI_MODELS=",".join(fake.scripts),
                 HEARTBEAT_SECONDS="0.2",
+                # A run outlives the reader that hangs up, for the resume tests.
+                RUN_GRACE_SECONDS="30",
             ),
         }
         try:
