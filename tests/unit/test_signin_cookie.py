@@ -49,7 +49,10 @@ def test_a_tampered_cookie_is_refused(app):
     payload, rest = cookie.split(".", 1)
     flipped = payload[:-2] + ("A" if payload[-2] != "A" else "B") + payload[-1]
     assert page_status(app, f"{flipped}.{rest}") == 303
-    assert page_status(app, cookie[:-1] + ("A" if cookie[-1] != "A" else "B")) == 303
+    # A character inside the signature: the last one also carries unused padding bits,
+    # so changing it can leave the signature's bytes as they were.
+    signature_char = "A" if cookie[-5] != "A" else "B"
+    assert page_status(app, cookie[:-5] + signature_char + cookie[-4:]) == 303
 
 
 def test_a_cookie_signed_with_another_key_is_refused(password_app, app):
