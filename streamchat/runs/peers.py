@@ -9,9 +9,8 @@ is an answer, not a wait: its socket goes with it, so a connect is refused at on
 (``RunNotFound``) and an attached reader sees the connection close without the end
 message (a ``run_lost`` error line).
 
-One request line of JSON (``{"op": "read"|"stop", "run", "after", "who"}``), one
-status line back, then for a read one line per message: ``L`` + a run line, ``#`` a
-heartbeat, ``E`` + JSON at the end (``{"finished": bool}``).
+One request line of JSON, then the answer's messages (streamchat.runs.answering), one
+per line.
 """
 
 from __future__ import annotations
@@ -26,9 +25,9 @@ import threading
 from collections.abc import Iterator
 
 from ..relay.protocols import ChatProtocol, ResponsesProtocol
+from .answering import answers, read_status
 from .errors import BadResumePoint, RunNotFound, TooManyReaders
 from .lines import Delivery
-from .reader import LocalReader
 from .registry import RunRegistry
 
 LOG = logging.getLogger("streamchat.runs")
@@ -87,37 +86,16 @@ class PeerServer:
             connection.settimeout(CONNECT_TIMEOUT_SECONDS)
             request = json.loads(_LineSocket(connection).readline() or b"{}")
             connection.settimeout(None)
-            run = self._registry.get(str(request.get("run")))
-            if run is None or run.who != request.get("who"):
-                connection.sendall(b'{"status": 404}\n')
-                return
-            if request.get("op") == "stop":
-                run.stop()
-                connection.sendall(b'{"status": 202}\n')
-                return
-            after = request.get("after")
-            if not isinstance(after, int) or not 0 <= after <= len(run.lines.lines):
-                connection.sendall(b'{"status": 400}\n')
-                return
+            messages = answers(self._registry, request, self._heartbeat)
             try:
-                reader = LocalReader(run)
-            except TooManyReaders:
-                connection.sendall(b'{"status": 429}\n')
-                return
-            try:
-                self._send_lines(connection, reader, after, run.api_name)
+                for batch in messages:
+                    connection.sendall(b"".join(_framed(m) for m in batch))
             finally:
-                reader.close()
+                messages.close()  # a write that failed: the asker left, its reader goes
 
-    def _send_lines(self, connection, reader: LocalReader, after: int, api: str) -> None:
-        connection.sendall(json.dumps({"status": 200, "api": api}).encode() + b"\n")
-        for item in reader.follow(after, self._heartbeat):
-            if item is None:
-                connection.sendall(b"#\n")
-            else:
-                connection.sendall(b"".join(b"L" + line for line in item[1]))
-        end = {"finished": reader.ends_with_done()}
-        connection.sendall(b"E" + json.dumps(end).encode() + b"\n")
+
+def _framed(message: bytes) -> bytes:
+    return message if message.endswith(b"\n") else message + b"\n"
 
 
 class _LineSocket:
@@ -148,7 +126,7 @@ def _ask(machine: str, owner: str, request: dict) -> tuple[socket.socket, _LineS
         sock.connect(peer_address(machine, owner))
         sock.sendall(json.dumps(request).encode() + b"\n")
         lines = _LineSocket(sock)
-        status = json.loads(lines.readline() or b'{"status": 404}')
+        status = read_status(lines.readline())
     except (OSError, ValueError):
         sock.close()
         raise NoSuchPeer() from None  # no such worker here (any more)
@@ -205,6 +183,9 @@ class PeerReader:
             elif tag == b"E":
                 self._finished = bool(json.loads(rest).get("finished"))
                 return
+
+    def slow(self) -> None:
+        """Its client is slow: nothing to hand over (the owner's reader reads on)."""
 
     def ends_with_done(self) -> bool:
         """Whether the owner said the run finished the reply."""

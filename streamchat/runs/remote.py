@@ -21,10 +21,10 @@ from collections.abc import Iterator
 
 from ..state import StateUnavailable
 from ..state.redis_messages import RedisMessages
+from .answering import HEARTBEAT, answers, read_status
 from .errors import BadResumePoint, RunNotFound, TooManyReaders
 from .lines import Delivery
 from .peers import SILENCE_GRACE_SECONDS, lost_line
-from .reader import LocalReader
 from .registry import RunRegistry
 
 # How long the asker waits for the owner's status entry.
@@ -60,36 +60,14 @@ class RemoteServer:
             self._answer(key, request)
 
     def _answer(self, key: str, request: dict) -> None:
-        status = self._messages.answer
-        run = self._registry.get(str(request.get("run")))
-        if run is None or run.who != request.get("who"):
-            status(key, [b'S{"status": 404}'])
-            return
-        if request.get("op") == "stop":
-            run.stop()
-            status(key, [b'S{"status": 202}'])
-            return
-        after = request.get("after")
-        if not isinstance(after, int) or not 0 <= after <= len(run.lines.lines):
-            status(key, [b'S{"status": 400}'])
-            return
+        messages = answers(self._registry, request, self._heartbeat)
         try:
-            reader = LocalReader(run)
-        except TooManyReaders:
-            status(key, [b'S{"status": 429}'])
-            return
-        try:
-            status(key, [b"S" + json.dumps({"status": 200, "api": run.api_name}).encode()])
-            for item in reader.follow(after, self._heartbeat):
-                if item is None:
-                    if not self._messages.marked(key + ":reading"):
-                        return  # the reader has gone
-                    status(key, [b"#"])
-                else:
-                    status(key, [b"L" + line for line in item[1]])
-            status(key, [b"E" + json.dumps({"finished": reader.ends_with_done()}).encode()])
+            for batch in messages:
+                if batch == [HEARTBEAT] and not self._messages.marked(key + ":reading"):
+                    return  # the reader has gone
+                self._messages.answer(key, batch)
         finally:
-            reader.close()
+            messages.close()
 
 
 class RemoteReader:
@@ -124,7 +102,7 @@ class RemoteReader:
             for entry_id, entry in self._messages.read_answer(self._key, self._last, 1.0):
                 self._last = entry_id
                 if entry.startswith(b"S"):
-                    return json.loads(entry[1:])
+                    return read_status(entry)
         return {"status": 404}  # the owner took the request but never answered: gone
 
     def follow(self, after: int, heartbeat_seconds: float) -> Iterator[Delivery | None]:
@@ -157,6 +135,9 @@ class RemoteReader:
                 return
             if not lines:
                 yield None  # the owner's heartbeat
+
+    def slow(self) -> None:
+        """Its client is slow: nothing to hand over (the owner's reader reads on)."""
 
     def ends_with_done(self) -> bool:
         """Whether the owner said the run finished the reply."""

@@ -60,7 +60,7 @@ def stream_response(reader, run_id: str, after: int, sse: bool, named: bool, hea
     from line ``after`` on; ``named``: SSE events carry their type (the Responses API)."""
     runtime = current_runtime()
     connection = client_socket(request.environ)
-    watched = runtime.stalled_writes.watch(connection, getattr(reader, "slow", None))
+    watched = runtime.stalled_writes.watch(connection, reader.slow)
     heartbeat = runtime.settings.heartbeat_seconds
 
     def body():
