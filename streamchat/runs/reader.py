@@ -34,11 +34,14 @@ class LocalReader:
         run = self.run
         run_lines = run.lines
         lines = run_lines.lines
-        event = run_lines.waiter()
+        # The driving reader needs no event until it stops driving: nobody sets one per
+        # chunk for it.
+        event = None if self._drives else run_lines.waiter()
         seen, beats = after, run_lines.beats
         try:
             while True:
-                event.clear()  # before looking: a change after the look sets it again
+                if event is not None:
+                    event.clear()  # before looking: a change after the look sets it again
                 count = len(lines)
                 if count > seen:
                     yield seen, lines[seen:count]
@@ -48,11 +51,15 @@ class LocalReader:
                 elif run_lines.beats != beats:
                     beats = run_lines.beats
                     yield None
-                elif not (self._drives and run.pull()):
-                    self._drives = False  # pushed now (or ended): follow like any reader
+                elif event is not None:
                     event.wait()
+                elif not (self._drives and run.pull()):
+                    # Pushed now (or ended): follow like any reader, from a fresh look.
+                    self._drives = False
+                    event = run_lines.waiter()
         finally:
-            run_lines.forget(event)
+            if event is not None:
+                run_lines.forget(event)
 
     def ends_with_done(self) -> bool:
         """Whether the run finished the reply (an SSE chat stream then ends with

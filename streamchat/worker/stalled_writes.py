@@ -5,7 +5,8 @@ on. A write that has waited SLOW_SECONDS is reported first (``on_slow``): a read
 drives its run's reading then hands it over.
 
 One watcher per worker looks at the writes in progress once a second; a reader costs two
-attribute stores per write (``pending``/``done``), nothing per chunk beyond that.
+attribute stores per write (``pending``/``done``), no clock: the watcher times a write
+from the first look that finds it still waiting.
 """
 
 from __future__ import annotations
@@ -25,20 +26,32 @@ LOG = logging.getLogger("streamchat.readers")
 class WatchedWrite:
     """One reader's connection: when the write it is waiting on was handed over."""
 
-    __slots__ = ("on_slow", "sock", "waiting_since")
+    __slots__ = ("on_slow", "seen", "sock", "waiting", "waiting_since", "writes")
 
     def __init__(self, sock: socket.socket | None, on_slow: Callable[[], None] | None) -> None:
         self.sock = sock
         self.on_slow = on_slow
-        self.waiting_since: float | None = None
+        self.writes = 0  # bytes handed over so far, counted
+        self.waiting = False
+        self.seen = -1  # the write the watcher last found waiting
+        self.waiting_since: float | None = None  # when it first found it
 
     def pending(self) -> None:
         """Bytes were handed to the server to write."""
-        self.waiting_since = time.monotonic()
+        self.writes += 1
+        self.waiting = True
 
     def done(self) -> None:
         """The server asked for more: the last bytes were taken."""
-        self.waiting_since = None
+        self.waiting = False
+
+    def look(self, now: float) -> float:
+        """How long the current write has waited, as far as the watcher can tell."""
+        if not self.waiting:
+            return 0.0
+        if self.seen != self.writes:
+            self.seen, self.waiting_since = self.writes, now
+        return now - self.waiting_since
 
 
 class StalledWrites:
@@ -76,9 +89,9 @@ class StalledWrites:
     def drop_stalled(self, now: float) -> int:
         """Shut down every connection whose write has waited past the timeout; how many."""
         with self._lock:
-            waiting = [w for w in self._writes if w.waiting_since is not None]
-            slow = [w for w in waiting if w.on_slow and now - w.waiting_since > SLOW_SECONDS]
-            stalled = [w for w in waiting if now - w.waiting_since > self.timeout_seconds]
+            waited = [(w, w.look(now)) for w in self._writes]
+            slow = [w for w, seconds in waited if w.on_slow and seconds >= SLOW_SECONDS]
+            stalled = [w for w, seconds in waited if seconds >= self.timeout_seconds]
             for write in stalled:
                 self._writes.discard(write)
         for write in slow:
