@@ -14,6 +14,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from streamchat.budgets import build_budgets
+from streamchat.conversations import ConversationStore
 from streamchat.identity import install_identity
 from streamchat.metrics.collectors import stream_metrics
 from streamchat.runs import Runs
@@ -25,6 +26,8 @@ from streamchat.upstream.client import build_client
 from streamchat.upstream.readiness import ReadinessCheck
 from streamchat.web.api import api
 from streamchat.web.budget import budget
+from streamchat.web.conversations_api import conversations_api
+from streamchat.web.database import install_database
 from streamchat.web.errors import install_error_handlers
 from streamchat.web.headers import install_security_headers
 from streamchat.web.health import health
@@ -56,7 +59,14 @@ def _build_runtime(app: Flask, settings, client) -> tuple[Runtime, SharedState]:
     messages = RedisMessages(settings.redis_url) if settings.redis_url else None
     runs = Runs(settings, client, streams, budgets, str(sqlite_path.resolve().parent), messages)
     writes = StalledWrites(settings.runs.client_write_timeout_seconds)
-    runtime = Runtime(settings, client, streams, runs, readiness, writes, metrics, budgets)
+    # Conversations are kept for signed-in people only: with AUTH=none nobody owns one.
+    engine = install_database(app, settings.database)
+    conversations = None
+    if settings.auth.enabled:
+        conversations = ConversationStore(engine, settings.database.max_conversations_per_user)
+    runtime = Runtime(
+        settings, client, streams, runs, readiness, writes, metrics, budgets, conversations
+    )
     return runtime, state
 
 
@@ -99,12 +109,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     signin = install_identity(app, settings.auth, state)
     if signin is not None:
         install_signin_routes(app, signin)
-    install_rate_limits(app, settings, api)
+    install_rate_limits(app, settings, api, conversations_api)
     app.register_blueprint(page)
     app.register_blueprint(health)
     app.register_blueprint(api)
     app.register_blueprint(budget)
     app.register_blueprint(runs_api)
+    if runtime.conversations is not None:
+        app.register_blueprint(conversations_api)
     if settings.metrics_token:
         app.register_blueprint(metrics_endpoint)  # no token, no route: a plain 404
     install_error_handlers(app)

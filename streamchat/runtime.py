@@ -16,6 +16,7 @@ import openai
 from flask import Flask, current_app
 
 from .budgets import Budgets
+from .conversations import ConversationStore
 from .metrics.collectors import StreamMetrics
 from .runs import Runs
 from .settings import Settings
@@ -29,8 +30,8 @@ _EXTENSION = "streamchat"
 @dataclass(frozen=True)
 class Runtime:
     """What the views need, built once per app: settings, the upstream client, this
-    worker's open streams and runs, the readiness check, and the metrics and budgets
-    when on."""
+    worker's open streams and runs, the readiness check, and the metrics, budgets and
+    conversations when on."""
 
     settings: Settings
     client: openai.OpenAI
@@ -40,6 +41,7 @@ class Runtime:
     stalled_writes: StalledWrites
     metrics: StreamMetrics | None = None
     budgets: Budgets | None = None
+    conversations: ConversationStore | None = None  # with AUTH set
 
 
 def install_runtime(app: Flask, runtime: Runtime) -> None:

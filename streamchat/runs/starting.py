@@ -102,11 +102,23 @@ class Runs:
         if self._streams.draining:
             raise ServerDraining()
 
-    def start(self, api: Api, chat_request: ChatRequest, budget_key: str, who: str | None) -> Run:
+    def new_id(self) -> str:
+        """An id for a run about to start (``start``'s ``run_id``), when it must be
+        known before the upstream call (a conversation notes its run first)."""
+        return self.registry.new_id()
+
+    def start(
+        self,
+        api: Api,
+        chat_request: ChatRequest,
+        budget_key: str,
+        who: str | None,
+        run_id: str | None = None,
+    ) -> Run:
         """Admit ``chat_request`` (its budgets counted for ``budget_key``), open its
         upstream stream and start the run for ``who`` (its owner), with its first reader
-        attached. Raises ServerDraining, ServerBusy, the budgets' refusals or
-        UpstreamRefused; nothing is held then."""
+        attached, under ``run_id`` (from ``new_id``) or a new id. Raises ServerDraining,
+        ServerBusy, the budgets' refusals or UpstreamRefused; nothing is held then."""
         self.refuse_if_draining()
         if not self._streams.reserve(self._settings.max_streams_per_worker):
             raise ServerBusy()
@@ -128,7 +140,7 @@ class Runs:
                 self._budgets.release(admission)
             raise
         run = Run(
-            self.registry.new_id(),
+            run_id or self.registry.new_id(),
             who,
             api.name,
             upstream,

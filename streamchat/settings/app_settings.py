@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from .auth import AuthSettings, load_auth_settings
 from .budgets import BudgetSetting, budget
+from .database import DatabaseSettings, load_database_settings
 from .provider import ProviderSettings, load_provider_settings
 from .runs import RunSettings, load_run_settings
 from .storage import ratelimit_storage_uri, redis_url
@@ -71,6 +72,7 @@ class Settings:
     sqlite_path: str = ""
     runs: RunSettings = field(default_factory=RunSettings)
     provider: ProviderSettings = field(default_factory=ProviderSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
 
     @property
     def demo(self) -> bool:
@@ -207,4 +209,5 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
         sqlite_path=text(source, "SQLITE_PATH", "") or "",
         runs=load_run_settings(source),
         provider=load_provider_settings(source),
+        database=load_database_settings(source),
     )

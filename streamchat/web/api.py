@@ -9,6 +9,7 @@ from ..identity import current_identity
 from ..runs import CHAT, RESPONSES, Api, LocalReader
 from ..runtime import current_runtime
 from .body import read_json_body
+from .conversation_turns import SAVED_HEADER, begin_turn, conversation_id_of
 from .origin import check_same_origin
 from .ratelimit import client_key
 from .requestlog import current_record
@@ -33,11 +34,26 @@ def _stream(chosen_api: Api):
     # trickles its body holds no place meanwhile (REQUEST_BODY_TIMEOUT_SECONDS).
     body = read_json_body(settings.request_body_timeout_seconds, settings.max_content_length)
     chat_request = validate_chat_request(body, settings)
+    owner = run_owner()
+    conversation_id = conversation_id_of(body, owner)
     record = current_record()
     record.model = chat_request.model
-    run = runtime.runs.start(chosen_api, chat_request, client_key(), run_owner())
+    run_id = runtime.runs.new_id()
+    turn = None
+    if conversation_id is not None:
+        turn = begin_turn(runtime.conversations, owner, conversation_id, chat_request, run_id)
+    try:
+        run = runtime.runs.start(chosen_api, chat_request, client_key(), owner, run_id)
+    except BaseException:
+        if turn is not None:
+            turn.give_up()
+        raise
     watch(run, record, runtime.metrics)
     headers = {}
+    if turn is not None:
+        turn.keep_reply(run)
+        if not turn.saved:
+            headers[SAVED_HEADER] = "false"
     if run.admission is not None:
         headers[REMAINING_HEADER] = str(run.admission.remaining)
     reader = LocalReader(run, attached=True, drives=True)

@@ -14,6 +14,12 @@ from flask import Flask, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from ..budgets import BudgetExhausted, BudgetUnavailable, ConversationOverBudget
+from ..conversations import (
+    BadCursor,
+    ConversationNotFound,
+    ConversationsUnavailable,
+    TooManyConversations,
+)
 from ..errors import ApiError, Refusal, bad_request
 from ..identity.oidc import OidcRefused
 from ..identity.session import Unauthenticated
@@ -130,6 +136,26 @@ _MAP: dict[type[Refusal], Callable] = {
         "rate_limit_error",
         "too_many_readers",
         refusal.retry_after,
+    ),
+    ConversationNotFound: lambda refusal: ApiError(
+        404,
+        "There is no such conversation: it was deleted, or it was never yours.",
+        "invalid_request_error",
+        "conversation_not_found",
+    ),
+    TooManyConversations: lambda refusal: ApiError(
+        409,
+        f"You keep {refusal.limit:,} conversations, the most this server keeps for one "
+        "person. Delete some to start new ones.",
+        "invalid_request_error",
+        "too_many_conversations",
+    ),
+    BadCursor: lambda refusal: bad_request(
+        "'before' must be the 'next' cursor of an earlier page.", "invalid_cursor"
+    ),
+    ConversationsUnavailable: _server_error(
+        "Conversations cannot be reached right now. Try again in a few seconds.",
+        "database_unavailable",
     ),
     SignInThrottled: lambda refusal: ApiError(
         429,

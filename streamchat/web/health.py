@@ -18,11 +18,17 @@ def healthz():
 @health.get("/readyz")
 def readyz():
     """Ready for traffic: config valid (or we would not be running), not shutting down,
-    and the upstream answers."""
+    and the upstream answers; with conversations on, whether the database answers."""
     runtime = current_runtime()
     if runtime.streams.draining:
         return jsonify(status="not_ready", reason="shutting_down"), 503
     reason = runtime.readiness.reason_not_ready()
     if reason:
         return jsonify(status="not_ready", reason=reason), 503
-    return jsonify(status="ready")
+    if runtime.conversations is None:
+        return jsonify(status="ready")
+    # Said, not failed on: replies still stream without it (the page keeps the
+    # conversation meanwhile), and every instance shares it, so taking them all out of
+    # rotation would stop the replies too.
+    database = "ok" if runtime.conversations.reachable() else "unreachable"
+    return jsonify(status="ready", database=database)

@@ -58,8 +58,12 @@ def client_address() -> str:
     return str(ipaddress.IPv6Network(f"{parsed}/64", strict=False))
 
 
-def install_rate_limits(app: Flask, settings: Settings, api: Blueprint) -> Limiter | None:
-    """Limit every route of ``api`` to ``RATE_LIMIT`` per user, else per client address.
+def install_rate_limits(
+    app: Flask, settings: Settings, api: Blueprint, conversations: Blueprint
+) -> Limiter | None:
+    """Limit every route of ``api`` to ``RATE_LIMIT`` per user, else per client address,
+    and the routes of ``conversations`` to as many again, counted on their own (a page
+    that reads its conversations must not spend what its replies need).
 
     The address is ``request.remote_addr``: the peer, or what ProxyFix trusted from
     ``TRUSTED_PROXY_COUNT`` proxies, never a header a client can simply set
@@ -82,4 +86,7 @@ def install_rate_limits(app: Flask, settings: Settings, api: Blueprint) -> Limit
         raise SettingsError(f"RATELIMIT_STORAGE_URI is not usable: {exc}") from None
     # One budget for the whole API, whichever endpoint a client calls.
     limiter.shared_limit(settings.rate_limit, scope="api", on_breach=_too_many_requests)(api)
+    limiter.shared_limit(settings.rate_limit, scope="conversations", on_breach=_too_many_requests)(
+        conversations
+    )
     return limiter
