@@ -16,6 +16,7 @@ import httpx2
 import pytest
 
 from app import create_app
+from tests.support.database import Postgres, migrated_sqlite
 from tests.support.environment import TEST_API_KEY, inherited
 from tests.support.fake_upstream import FakeUpstream
 from tests.support.launch import RunningServer, start_gunicorn_against
@@ -96,6 +97,8 @@ def make_app(tmp_path):
             "SQLITE_PATH": str(tmp_path / "counts.sqlite3"),
             **settings,
         }
+        if "DATABASE_URL" not in config:
+            config["DATABASE_URL"] = migrated_sqlite(tmp_path)
         if transport:
             config["OPENAI_HTTP_CLIENT"] = httpx2.Client(transport=transport)
         app = create_app(config)
@@ -144,3 +147,21 @@ def redis():
     if process.poll() is None:
         process.terminate()
         process.wait(10)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A private PostgreSQL on 127.0.0.1 for the session; ``postgres.database()`` gives a
+    fresh, migrated database's URL."""
+    server = Postgres()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """A fresh, migrated database's URL: each test that takes it runs on SQLite and on a
+    real PostgreSQL."""
+    if request.param == "sqlite":
+        return migrated_sqlite(tmp_path)
+    return request.getfixturevalue("postgres").database()

@@ -55,7 +55,11 @@ def _read_chat(events: list, reading: _Reading) -> None:
         if isinstance(event.get("usage"), dict):
             reading.usage = event["usage"]
         for choice in event.get("choices") or ():
-            delta = choice.get("delta") or {} if isinstance(choice, dict) else {}
+            if not isinstance(choice, dict):
+                continue
+            delta = choice.get("delta")
+            if not isinstance(delta, dict):
+                delta = {}
             thought = delta.get("reasoning_content") or delta.get("reasoning")
             if isinstance(thought, str):
                 reading.think(thought)
@@ -65,20 +69,25 @@ def _read_chat(events: list, reading: _Reading) -> None:
                 reading.cut_short = True
 
 
+def _object(value: object) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
 def _read_responses(events: list, reading: _Reading) -> None:
     for event in events:
-        kind = event.get("type") if isinstance(event, dict) else None
+        event = _object(event)
+        kind = event.get("type")
         if kind == "response.output_text.delta":
             reading.answer.append(str(event.get("delta") or ""))
         elif kind in _RESPONSES_REASONING:
             part = (event.get("item_id"), event.get("summary_index"), event.get("content_index"))
             reading.think(str(event.get("delta") or ""), part)
         elif kind in ("response.completed", "response.incomplete"):
-            response = event.get("response") or {}
-            reading.usage = response.get("usage") or reading.usage
+            response = _object(event.get("response"))
+            reading.usage = _object(response.get("usage")) or reading.usage
             reading.cut_short = kind == "response.incomplete"
         elif kind == "response.failed":
-            error = (event.get("response") or {}).get("error") or {}
+            error = _object(_object(event.get("response")).get("error"))
             reading.error = str(error.get("message") or "")
         elif kind == "error":
             reading.error = str(event.get("message") or "")

@@ -51,6 +51,12 @@ def server_env(**settings: str) -> dict[str, str]:
     env.update({"PYTHON_DOTENV_DISABLED": "1", "FLASK_SKIP_DOTENV": "1"})
     # Each server its own machine file (budgets, failed sign-ins): counts left by an
     # earlier test or run must not carry over. Its workers share it, as in production.
-    env["SQLITE_PATH"] = os.path.join(tempfile.mkdtemp(prefix="streamchat-"), "counts.sqlite3")
+    folder = tempfile.mkdtemp(prefix="streamchat-")
+    env["SQLITE_PATH"] = os.path.join(folder, "counts.sqlite3")
+    if "DATABASE_URL" not in settings:
+        # And its own database, migrated (conversations and sessions with AUTH set).
+        from tests.support.database import migrated_sqlite
+
+        env["DATABASE_URL"] = migrated_sqlite(folder)
     env.update(settings)
     return env
