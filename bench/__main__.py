@@ -82,6 +82,11 @@ def _parser() -> argparse.ArgumentParser:
     request.add_argument("--rounds", type=int, default=5, help="batches per case (5)")
     request.add_argument("--rate", type=float, default=100.0, help="requests per second (100)")
     request.add_argument("--quick", action="store_true", help="50 requests, 2 rounds")
+    request.add_argument(
+        "--conversation",
+        action="store_true",
+        help="with --signed-in: both cases signed in, the second's turns kept in a conversation",
+    )
 
     counted = scenarios.add_parser("instructions", parents=[common], help=SCENARIOS["instructions"])
     counted.add_argument(
@@ -120,6 +125,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
             args.requests, args.rounds = 50, 2
         if args.requests < 1 or args.rounds < 1 or args.rate <= 0:
             parser.error("--requests, --rounds and --rate must be positive")
+        if args.conversation and not args.signed_in:
+            parser.error("--conversation needs --signed-in: conversations belong to someone")
     return args
 
 

@@ -17,11 +17,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import json
+import os
 import secrets
+import subprocess
+import sys
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .http1 import split_head, status_code
+from .loadgen import CHAT_BODY
 from .servers import ROOT
 
 SIGN_IN_MODES = ("token", "session")
@@ -75,10 +81,44 @@ class AppConfig:
     sign_in: str | None = None
     token: str = ""
     password: str = ""
+    conversation: bool = False  # each stream's turn kept in one conversation
 
     def env(self) -> dict[str, str]:
-        """The environment the app gets on top of its variant's own."""
-        return {"SQLITE_PATH": str(self.workdir / "machine.sqlite3"), **self.settings}
+        """The environment the app gets on top of its variant's own: the machine file
+        and the database (a SQLite file) in the run's folder, unless set."""
+        return {
+            "SQLITE_PATH": str(self.workdir / "machine.sqlite3"),
+            "DATABASE_URL": f"sqlite:///{self.workdir / 'database.sqlite3'}",
+            **self.settings,
+        }
+
+    def migrate(self) -> None:
+        """Make the database's schema (``flask db upgrade``), where the tree has one."""
+        if not (self.root / "migrations").is_dir():
+            return  # a tree from before the database
+        env = {**os.environ, **self.env(), "FLASK_SKIP_DOTENV": "1"}
+        subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "app", "db", "upgrade"],
+            cwd=self.root,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+
+    async def body(self, port: int, headers: dict[str, str]) -> bytes:
+        """The body each stream sends: with ``conversation``, one conversation's id."""
+        if not self.conversation:
+            return CHAT_BODY
+        made = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/conversations",
+            data=b"{}",
+            headers={"Content-Type": "application/json", **headers},
+            method="POST",
+        )
+        with urllib.request.urlopen(made, timeout=30) as answer:  # setup, not measured
+            conversation_id = json.load(answer)["id"]
+        body = json.loads(CHAT_BODY)
+        return json.dumps({"conversation_id": conversation_id, **body}).encode()
 
     @property
     def features(self) -> bool:

@@ -233,7 +233,12 @@ async def _one_stream(
 
 
 async def run_streams(
-    port: int, n: int, ramp_s: float, time_limit_s: float, headers: dict[str, str] | None = None
+    port: int,
+    n: int,
+    ramp_s: float,
+    time_limit_s: float,
+    headers: dict[str, str] | None = None,
+    body: bytes = CHAT_BODY,
 ) -> tuple[list[StreamResult], float]:
     """Open ``n`` streams to 127.0.0.1:``port``, started evenly over ``ramp_s`` seconds.
 
@@ -241,7 +246,7 @@ async def run_streams(
     then are closed and marked ``timeout``. Returns the results and the wall time taken.
     """
     loop = asyncio.get_running_loop()
-    request = chat_request(port, headers=headers)
+    request = chat_request(port, body=body, headers=headers)
     results = [StreamResult(i) for i in range(n)]
     protocols: list[_StreamClient] = []
     tasks: list[asyncio.Task] = []

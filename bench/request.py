@@ -19,7 +19,9 @@ import argparse
 import os
 import shutil
 import statistics
+import subprocess
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from .appconfig import AppConfig, app_config
@@ -49,6 +51,7 @@ class _Case:
         launch.env.update(app.env())
         self.server = RelayServer("app", launch, port, core, app.workdir / f"{name}.log")
         self.headers: dict[str, str] = {}
+        self.body = b""
         self.us_per_request: list[float] = []
         self.ttfb_ns: list[int] = []
         self.ok = self.failed = 0
@@ -56,10 +59,12 @@ class _Case:
 
     async def start(self) -> None:
         try:
+            self.app.migrate()
             self.server.start()
             await self.server.wait_ready()
             self.headers = await self.app.headers(self.server.port)
-        except (OSError, RuntimeError) as error:
+            self.body = await self.app.body(self.server.port, self.headers)
+        except (OSError, RuntimeError, subprocess.CalledProcessError) as error:
             raise RuntimeError(f"{self.name}: {error}\n{self.server.log_tail()}") from error
 
     async def batch(self, requests: int, rate: float, measured: bool = True) -> None:
@@ -68,7 +73,7 @@ class _Case:
         before = cpu_ns(pids)
         ramp_s = requests / rate
         results, _ = await run_streams(
-            self.server.port, requests, ramp_s, ramp_s + SLACK_S, self.headers
+            self.server.port, requests, ramp_s, ramp_s + SLACK_S, self.headers, self.body
         )
         spent_ns = cpu_ns(pids) - before
         if not measured:
@@ -89,6 +94,7 @@ class _Case:
             "case": self.name,
             "settings": self.app.shown(),
             "signed_in": self.app.sign_in,
+            "conversation": self.app.conversation,
             "cpu_us_per_request": statistics.median(values),
             "cpu_us_per_request_range": [min(values), max(values)],
             "cpu_us_per_request_rounds": values,
@@ -108,8 +114,11 @@ async def request(args: argparse.Namespace) -> int:
     try:
         app = app_config(args, workdir)
         plain = AppConfig(app.root, workdir)
+        if args.conversation:
+            # The feature is the conversation alone: both cases signed in alike.
+            plain, app = app, replace(app, conversation=True)
         cases.append(_Case("plain", plain, upstream.port, relay_core))
-        if app.features:
+        if app.features or app.conversation:
             cases.append(_Case("with", app, upstream.port, relay_core))
         results = {"meta": describe(app.root)}
         for case in cases:
@@ -171,6 +180,8 @@ def _markdown(results: dict) -> str:
         settings = ", ".join(f"`{k}={v}`" for k, v in case["settings"].items()) or "—"
         if case["signed_in"]:
             settings = f"signed in ({case['signed_in']}): {settings}"
+        if case.get("conversation"):
+            settings += ", turns kept in a conversation"
         low, high = case["cpu_us_per_request_range"]
         added = case.get("added_us_per_request")
         failed = str(case["requests"]["failed"])

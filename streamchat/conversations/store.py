@@ -13,11 +13,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import and_, delete, func, or_, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from ..database import new_id, now_ms
+from . import turns
 from .errors import ConversationNotFound, ConversationsUnavailable, TooManyConversations
 from .replies import Reply
 from .shapes import (
@@ -25,11 +26,21 @@ from .shapes import (
     cursor_after,
     message_shape,
     read_cursor,
-    title_from,
 )
 from .tables import TITLE_CHARS, Conversation, Message
 
 LOG = logging.getLogger("streamchat.conversations")
+
+
+@contextmanager
+def _database_errors() -> Iterator[None]:
+    """A database error as ConversationsUnavailable (logged with its class alone: its
+    text can carry the URL's host and user)."""
+    try:
+        yield
+    except SQLAlchemyError as error:
+        LOG.warning("database_unavailable", extra={"error": type(error).__name__})
+        raise ConversationsUnavailable() from None
 
 
 class ConversationStore:
@@ -42,14 +53,13 @@ class ConversationStore:
 
     @contextmanager
     def _session(self) -> Iterator[Session]:
-        try:
-            with self._sessions.begin() as session:
-                yield session
-        except SQLAlchemyError as error:
-            # The error's text can carry the URL's host and user, never its password;
-            # its class is enough to act on.
-            LOG.warning("database_unavailable", extra={"error": type(error).__name__})
-            raise ConversationsUnavailable() from None
+        with _database_errors(), self._sessions.begin() as session:
+            yield session
+
+    @contextmanager
+    def _connection(self) -> Iterator[Connection]:
+        with _database_errors(), self.engine.begin() as connection:
+            yield connection
 
     def _owned(self, session: Session, owner: str, conversation_id: str) -> Conversation:
         row = session.scalar(
@@ -138,74 +148,15 @@ class ConversationStore:
         position its reply will take. Messages kept from before (same role and content
         at the same place) keep their id, reasoning and usage: only what changed is
         written, so an edit or a regenerate rewrites the tail."""
-        with self._session() as session:
-            row = self._owned(session, owner, conversation_id)
-            stored = session.execute(
-                select(Message.role, Message.content)
-                .where(Message.conversation_id == row.id)
-                .order_by(Message.position)
-            ).all()
-            kept = 0
-            for (role, content), message in zip(stored, sent, strict=False):
-                if role != message["role"] or content != message["content"]:
-                    break
-                kept += 1
-            if kept < len(stored):
-                session.execute(
-                    delete(Message).where(
-                        Message.conversation_id == row.id, Message.position >= kept
-                    )
-                )
-            stamp = now_ms()
-            for position, message in enumerate(sent[kept:], start=kept):
-                session.add(
-                    Message(
-                        id=new_id(),
-                        conversation_id=row.id,
-                        position=position,
-                        role=message["role"],
-                        content=message["content"],
-                        created_ms=stamp,
-                    )
-                )
-            if not row.title and sent:
-                row.title = title_from(sent[0]["content"])
-            row.model, row.run_id, row.updated_ms = model, run_id, stamp
-        return len(sent)
+        with self._connection() as connection:
+            return turns.begin_turn(connection, owner, conversation_id, sent, model, run_id)
 
     def end_turn(self, conversation_id: str, run_id: str, position: int, reply: Reply) -> bool:
         """Store ``reply`` at ``position`` if run ``run_id`` is still the conversation's
         turn (a newer turn, or a deletion, replaced it otherwise); clear the run either
         way. Whether it was stored."""
-        stamp = now_ms()
-        with self._session() as session:
-            claimed = session.execute(
-                update(Conversation)
-                .where(Conversation.id == conversation_id, Conversation.run_id == run_id)
-                .values(run_id=None, updated_ms=stamp)
-            )
-            if claimed.rowcount != 1:
-                return False
-            session.execute(
-                delete(Message).where(
-                    Message.conversation_id == conversation_id, Message.position >= position
-                )
-            )
-            session.add(
-                Message(
-                    id=new_id(),
-                    conversation_id=conversation_id,
-                    position=position,
-                    role="assistant",
-                    content=reply.content,
-                    reasoning=reply.reasoning,
-                    state=reply.state,
-                    error=reply.error,
-                    usage=reply.usage,
-                    created_ms=stamp,
-                )
-            )
-        return True
+        with self._connection() as connection:
+            return turns.end_turn(connection, conversation_id, run_id, position, reply)
 
     def release_run(self, conversation_id: str, run_id: str) -> None:
         """The run never started (refused): the conversation has no run streaming."""

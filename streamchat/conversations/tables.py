@@ -48,6 +48,9 @@ class Message(Base):
     role: Mapped[str] = mapped_column(String(20))
     # Text, or a list of content parts (text and images) as the API takes them.
     content: Mapped[str | list] = mapped_column(JSON)
+    # Of role and content (streamchat.conversations.turns): a turn compares what was sent
+    # with what is stored without reading the contents back.
+    digest: Mapped[str] = mapped_column(String(32))
     reasoning: Mapped[str | None] = mapped_column(Text)
     # done, incomplete, stopped, error or cut off (the page's words); None for the user's.
     state: Mapped[str | None] = mapped_column(String(20))
