@@ -22,6 +22,7 @@ SCENARIOS = {
     "memory": "RSS per open stream: the app at N = 200, a few fresh runs",
     "request": "CPU per request through the real app; with --signed-in or --app-setting "
     "also what that feature adds",
+    "listing": "latency of the sidebar's query (50 of 10,000 conversations) on SQLite",
     "instructions": "instructions per chunk of the app's relay path, counted by valgrind's "
     "callgrind (repeatable where timings are not)",
 }
@@ -88,6 +89,10 @@ def _parser() -> argparse.ArgumentParser:
         help="with --signed-in: both cases signed in, the second's turns kept in a conversation",
     )
 
+    listed = scenarios.add_parser("listing", parents=[common], help=SCENARIOS["listing"])
+    listed.add_argument("--conversations", type=int, default=10_000, help="kept (10,000)")
+    listed.add_argument("--requests", type=int, default=500, help="pages asked for (500)")
+
     counted = scenarios.add_parser("instructions", parents=[common], help=SCENARIOS["instructions"])
     counted.add_argument(
         "--chunks", type=_int_list, default=[100, 1100], help="short,long stream (100,1100)"
@@ -131,7 +136,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 async def _scenario(args: argparse.Namespace) -> int:
-    from . import instructions, request, sweep
+    from . import instructions, listing, request, sweep
 
     # SIGTERM ends a scenario like Ctrl-C: cancelled, servers stopped in finally blocks.
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, asyncio.current_task().cancel)
@@ -139,6 +144,7 @@ async def _scenario(args: argparse.Namespace) -> int:
         "relay": sweep.relay,
         "memory": sweep.memory,
         "request": request.request,
+        "listing": listing.listing,
         "instructions": instructions.instructions,
     }[args.scenario]
     return await run(args)

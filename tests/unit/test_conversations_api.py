@@ -210,3 +210,28 @@ def test_with_the_database_unreachable_the_reply_still_streams(make_app, tmp_pat
     assert b'"finish_reason":"stop"' in body
     ready = client.get("/readyz").get_json()
     assert ready["database"] == "unreachable"
+
+
+def test_the_sidebars_query_walks_its_index_with_no_sort(app):
+    """Listing 50 of 10,000 stays fast only while SQLite reads the owner's rows in index
+    order (bench: ./scripts/bench listing); a full scan or a sort would not show in a
+    small test's timings, but it shows in the plan."""
+    from sqlalchemy import select
+
+    from streamchat.conversations.tables import Conversation
+    from streamchat.runtime import runtime_of
+
+    query = (
+        select(Conversation)
+        .where(Conversation.owner == "user:alice", Conversation.updated_ms < 5)
+        .order_by(Conversation.updated_ms.desc(), Conversation.id.desc())
+        .limit(51)
+    )
+    engine = runtime_of(app).conversations.engine
+    with engine.connect() as connection:
+        compiled = query.compile(engine, compile_kwargs={"literal_binds": True})
+        plan = " ".join(
+            row[-1] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}")
+        )
+    assert "ix_conversations_owner_updated" in plan, plan
+    assert "TEMP B-TREE" not in plan, plan
