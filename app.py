@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from streamchat.budgets import build_budgets
@@ -42,8 +43,9 @@ from streamchat.worker.open_streams import OpenStreams
 from streamchat.worker.stalled_writes import StalledWrites
 
 
-def _build_runtime(app: Flask, settings, client) -> tuple[Runtime, SharedState]:
-    """What the app serves with, and the shared state its sign-in counts in."""
+def _build_runtime(app: Flask, settings, client) -> tuple[Runtime, SharedState, Engine]:
+    """What the app serves with, the shared state its sign-in counts in, and the
+    database its sessions and conversations live in."""
     readiness = ReadinessCheck(
         client, settings.demo, settings.ready_timeout_seconds, settings.ready_cache_seconds
     )
@@ -67,7 +69,7 @@ def _build_runtime(app: Flask, settings, client) -> tuple[Runtime, SharedState]:
     runtime = Runtime(
         settings, client, streams, runs, readiness, writes, metrics, budgets, conversations
     )
-    return runtime, state
+    return runtime, state, engine
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -90,7 +92,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         # A request for any other Host gets 400 before any work (DNS rebinding).
         app.config["TRUSTED_HOSTS"] = list(settings.allowed_hosts)
     app.config["TESTING"] = bool(config.get("TESTING", False))
-    runtime, state = _build_runtime(
+    runtime, state, engine = _build_runtime(
         app, settings, client or build_client(settings, http_client, credential)
     )
     install_runtime(app, runtime)
@@ -106,7 +108,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     configure_logging(settings.log_level)
     install_request_log(app)  # before the rate limiter, so refusals are logged too
     # Who may spend the key, before the rate limit (which keys on them) and any work.
-    signin = install_identity(app, settings.auth, state)
+    signin = install_identity(app, settings.auth, state, engine)
     if signin is not None:
         install_signin_routes(app, signin)
     install_rate_limits(app, settings, api, conversations_api)

@@ -17,13 +17,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import Flask
+from sqlalchemy.engine import Engine
 
 from ..settings.auth import AuthSettings
 from ..state import SharedState
 from .accounts import Accounts, Identity
-from .cli import create_token, create_user
+from .cli import create_token, create_user, end_sessions_command
 from .oidc import allow_list, install_oidc
 from .session import current_identity, install_session
+from .sessions import SessionStore
 from .throttle import SignInThrottle
 
 __all__ = ["Identity", "SignIn", "current_identity", "install_identity"]
@@ -36,13 +38,18 @@ class SignIn:
     auth: AuthSettings
     accounts: Accounts
     throttle: SignInThrottle
+    sessions: SessionStore
 
 
-def install_identity(app: Flask, auth: AuthSettings, state: SharedState) -> SignIn | None:
+def install_identity(
+    app: Flask, auth: AuthSettings, state: SharedState, engine: Engine
+) -> SignIn | None:
     """The CLI always; with AUTH set, the session and the gate, and what the sign-in
-    routes need (None without AUTH: no routes)."""
+    routes need (None without AUTH: no routes). Sessions live in ``engine``'s database."""
+    sessions = SessionStore(engine, auth.session_days, auth.session_idle_days)
     app.cli.add_command(create_user)
     app.cli.add_command(create_token)
+    app.cli.add_command(end_sessions_command(sessions))
     if not auth.enabled:
         return None
     accounts = Accounts(auth.users, auth.tokens)
@@ -50,5 +57,5 @@ def install_identity(app: Flask, auth: AuthSettings, state: SharedState) -> Sign
     if auth.mode == "oidc":
         install_oidc(app, auth)
         allowed = allow_list(auth)
-    install_session(app, auth, accounts, allowed)
-    return SignIn(auth, accounts, SignInThrottle(state))
+    install_session(app, auth, accounts, allowed, sessions)
+    return SignIn(auth, accounts, SignInThrottle(state), sessions)

@@ -36,6 +36,12 @@ class Identity:
     def get_id(self) -> str:
         return self.id
 
+    @property
+    def owner(self) -> str:
+        """Whose conversations, runs and sessions these are: the same across password
+        changes (``id`` is not: a new password ends the old cookies)."""
+        return f"user:{self.name}" if self.kind == "password" else self.id
+
 
 def hash_password(password: str) -> str:
     """werkzeug's scrypt hash, as AUTH_USERS holds it."""

@@ -1,5 +1,6 @@
-"""The commands that make sign-in entries: ``flask --app app create-user NAME`` and
-``flask --app app create-token NAME``. Prompts go to standard error, so standard output
+"""The commands that make sign-in entries, ``flask --app app create-user NAME`` and
+``flask --app app create-token NAME``, and the one that ends a user's sessions,
+``flask --app app end-sessions NAME``. Prompts go to standard error, so standard output
 holds only what to paste into AUTH_USERS or API_TOKENS."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import click
 
 from ..settings.auth import NAME
 from .accounts import MIN_PASSWORD_CHARS, hash_password, new_token, token_digest
+from .sessions import SessionStore
 
 
 def _check_name(name: str) -> None:
@@ -48,3 +50,17 @@ def create_token(name: str) -> None:
     token = new_token()
     click.echo(token)
     click.echo(f"{name}:{token_digest(token)}")
+
+
+def end_sessions_command(sessions: SessionStore) -> click.Command:
+    """``flask --app app end-sessions NAME``, ending the sessions in ``sessions``."""
+
+    @click.command("end-sessions")
+    @click.argument("name")
+    def end_sessions(name: str) -> None:
+        """End every session of NAME (a user name, or an OpenID account's email): each
+        of their browsers is signed out at its next request."""
+        ended = sum(sessions.end_all(f"{kind}:{name}") for kind in ("user", "oidc"))
+        click.echo(f"Ended {ended} session{'s' if ended != 1 else ''} of {name}.", err=True)
+
+    return end_sessions

@@ -16,6 +16,8 @@ from ..errors import Refusal
 from ..settings.auth import AuthSettings
 from .accounts import Accounts, Identity
 from .cookies import SessionCookies
+from .sessions import SessionStore
+from .throttle import SignInUnavailable
 
 # Open without an identity: probes, the metrics endpoint (it has its own token), the
 # sign-in routes themselves and the static files.
@@ -58,12 +60,20 @@ class Unauthenticated(Refusal):
     """An API call that names nobody (no session, no valid token) where AUTH is set."""
 
 
-def sign_in(identity: Identity) -> None:
-    """Start a new session for ``identity``: nothing of the old one is kept."""
+SESSION_KEY = "sid"  # the session row's id, in the signed cookie
+
+
+def sign_in(identity: Identity, sessions: SessionStore) -> str:
+    """Start a new session for ``identity``: nothing of the old one is kept; its id."""
     session.clear()
     login_user(identity)
     session.pop("_id", None)  # the fingerprint session protection would use; it is off
+    session_id = sessions.start(
+        identity.owner, request.user_agent.string or "", request.remote_addr or ""
+    )
+    session[SESSION_KEY] = session_id
     session.permanent = True
+    return session_id
 
 
 def local_path(target: str | None) -> str | None:
@@ -97,11 +107,47 @@ def current_identity() -> Identity | None:
     return user if isinstance(user, Identity) else None
 
 
+def _session_loader(
+    auth: AuthSettings,
+    accounts: Accounts,
+    allowed: Callable[[str], bool],
+    sessions: SessionStore,
+) -> Callable[[str], Identity | None]:
+    """Flask-Login's user loader: the identity a session cookie names, while both it and
+    its session live."""
+
+    def load_from_session(user_id: str) -> Identity | None:
+        # Someone removed from AUTH_USERS, or no longer allowed by the OpenID lists, is
+        # nobody at their next request, whatever their cookie says.
+        if user_id.startswith(OIDC_PREFIX):
+            email = user_id[len(OIDC_PREFIX) :]
+            found = oidc_identity(email) if auth.mode == "oidc" and allowed(email) else None
+        else:
+            found = accounts.from_session(user_id)
+        if found is None:
+            return None
+        try:
+            live = sessions.is_live(session.get(SESSION_KEY), found.owner)
+        except SignInUnavailable:
+            # Anonymous for whoever asks later in this request (the log line), and the
+            # gate answers 503 rather than 401: the cookie may well be good.
+            g.session_unchecked = True
+            return None
+        return found if live else None
+
+    return load_from_session
+
+
 def install_session(
-    app: Flask, auth: AuthSettings, accounts: Accounts, allowed: Callable[[str], bool]
+    app: Flask,
+    auth: AuthSettings,
+    accounts: Accounts,
+    allowed: Callable[[str], bool],
+    sessions: SessionStore,
 ) -> LoginManager:
     """Flask-Login on ``app``, the cookie settings, and the gate (AUTH must not be none).
-    ``allowed(email)`` says whether an OpenID account may still come in."""
+    ``allowed(email)`` says whether an OpenID account may still come in; a cookie counts
+    only while its session in ``sessions`` lives."""
     app.secret_key = auth.secret_key
     app.session_interface = SessionCookies()
     app.config.update(
@@ -113,12 +159,7 @@ def install_session(
     )
     manager = _LoginManager(app)
 
-    @manager.user_loader
-    def load_from_session(session_id: str) -> Identity | None:
-        if session_id.startswith(OIDC_PREFIX):
-            email = session_id[len(OIDC_PREFIX) :]
-            return oidc_identity(email) if auth.mode == "oidc" and allowed(email) else None
-        return accounts.from_session(session_id)
+    manager.user_loader(_session_loader(auth, accounts, allowed, sessions))
 
     @manager.request_loader
     def load_from_token(req) -> Identity | None:
@@ -140,6 +181,8 @@ def install_session(
             return None
         if current_identity() is not None:
             return None
+        if g.get("session_unchecked"):
+            raise SignInUnavailable()
         return manager.unauthorized()
 
     return manager

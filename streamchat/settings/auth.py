@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from .values import SettingsError, boolean, choice, integer, text
+from .values import SettingsError, boolean, choice, integer, number, text
 
 MIN_SECRET_KEY_CHARS = 32
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
@@ -35,6 +35,7 @@ class AuthSettings:
     oidc_allowed_emails: frozenset[str] = frozenset()
     oidc_allowed_domains: frozenset[str] = frozenset()
     oidc_allow_any_account: bool = False
+    session_idle_days: float = 7  # a session unused this long has ended
 
     @property
     def enabled(self) -> bool:
@@ -101,6 +102,11 @@ def _required(source: Mapping[str, Any], name: str, mode: str) -> str:
 
 def load_auth_settings(source: Mapping[str, Any]) -> AuthSettings:
     """AuthSettings from ``source``; with AUTH unset, none (local use, as before)."""
+    idle_days = number(source, "SESSION_IDLE_DAYS", 7.0, minimum=0.001)
+    return replace(_load_auth_settings(source), session_idle_days=idle_days)
+
+
+def _load_auth_settings(source: Mapping[str, Any]) -> AuthSettings:
     mode = choice(source, "AUTH", "none", ("none", "password", "oidc"))
     session_days = integer(source, "SESSION_DAYS", 30, minimum=1)
     tokens = _tokens(source)

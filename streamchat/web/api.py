@@ -23,7 +23,7 @@ def run_owner() -> str | None:
     """Whose runs this request may start, read and stop: the signed-in user's or the API
     token's id; None with AUTH=none, where holding a run's id is enough."""
     identity = current_identity()
-    return identity.id if identity is not None else None
+    return identity.owner if identity is not None else None
 
 
 def _stream(chosen_api: Api):

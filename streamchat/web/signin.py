@@ -12,7 +12,7 @@ from flask_login import logout_user
 
 from ..identity import SignIn, current_identity
 from ..identity.oidc import OidcRefused, identity_from_callback, oidc_installed, provider_client
-from ..identity.session import local_path, sign_in
+from ..identity.session import SESSION_KEY, local_path, sign_in
 from ..identity.throttle import SignInThrottled, SignInUnavailable
 from ..runtime import current_runtime
 from .errors import api_error_for
@@ -71,14 +71,31 @@ def login():
     except (SignInThrottled, SignInUnavailable) as refusal:
         error = api_error_for(refusal)
         return _form(error.status, error.message, **{"Retry-After": str(error.retry_after)})
-    sign_in(identity)
+    try:
+        sign_in(identity, state.sessions)
+    except SignInUnavailable as refusal:
+        error = api_error_for(refusal)
+        return _form(error.status, error.message, **{"Retry-After": str(error.retry_after)})
     return redirect(local_path(request.form.get("next")) or "/", 303)
 
 
 @signin.post("/logout")
 def logout():
-    """End the session; 303 to the sign-in page."""
+    """End this session (its cookie names nobody from now on); 303 to the sign-in page."""
     _same_origin()
+    _state().sessions.end(session.get(SESSION_KEY))
+    logout_user()
+    session.clear()
+    return redirect("/login", 303)
+
+
+@signin.post("/logout/everywhere")
+def logout_everywhere():
+    """End every session of the signed-in person, on every browser; 303 to sign-in."""
+    _same_origin()
+    identity = current_identity()
+    if identity is not None and identity.kind != "token":
+        _state().sessions.end_all(identity.owner)
     logout_user()
     session.clear()
     return redirect("/login", 303)
@@ -103,7 +120,7 @@ def oidc_callback():
     except OidcRefused as refusal:
         error = api_error_for(refusal)
         return render_template("login.html", mode="oidc", message=error.message), error.status
-    sign_in(identity)
+    sign_in(identity, _state().sessions)
     return redirect("/", 303)
 
 

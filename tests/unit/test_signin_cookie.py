@@ -81,7 +81,9 @@ def test_a_cookie_flask_itself_signed_is_accepted(app):
 
 def test_the_cookie_holds_only_the_session_and_no_fingerprint(app):
     payload = signed_in_payload(app)
-    assert set(payload) == {"_user_id", "_fresh", "_permanent"}
+    # Who, and which session of theirs (the row sign-out deletes): nothing else.
+    assert set(payload) == {"_user_id", "_fresh", "_permanent", "sid"}
+    assert len(payload["sid"]) == 22
     client = app.test_client()
     cookie = sign_in(client).headers["Set-Cookie"]
     assert not cookie.startswith("session=.")  # small enough not to be compressed
