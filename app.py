@@ -65,7 +65,11 @@ def _build_runtime(app: Flask, settings, client) -> tuple[Runtime, SharedState, 
     engine = install_database(app, settings.database)
     conversations = None
     if settings.auth.enabled:
-        conversations = ConversationStore(engine, settings.database.max_conversations_per_user)
+        conversations = ConversationStore(
+            engine,
+            settings.database.max_conversations_per_user,
+            settings.database.max_stored_image_bytes_per_user,
+        )
     runtime = Runtime(
         settings, client, streams, runs, readiness, writes, metrics, budgets, conversations
     )

@@ -41,6 +41,7 @@ def upgrade():
         sa.Column("role", sa.String(length=20), nullable=False),
         sa.Column("content", sa.JSON(), nullable=False),
         sa.Column("digest", sa.String(length=32), nullable=False),
+        sa.Column("image_bytes", sa.BigInteger(), nullable=False),
         sa.Column("reasoning", sa.Text(), nullable=True),
         sa.Column("state", sa.String(length=20), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),

@@ -46,10 +46,11 @@ def _database_errors() -> Iterator[None]:
 class ConversationStore:
     """Conversations and their messages on ``engine``; built once per app."""
 
-    def __init__(self, engine: Engine, max_per_owner: int) -> None:
+    def __init__(self, engine: Engine, max_per_owner: int, image_bytes_per_owner: int) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._max_per_owner = max_per_owner
+        self._image_bytes_per_owner = image_bytes_per_owner
 
     @contextmanager
     def _session(self) -> Iterator[Session]:
@@ -149,7 +150,15 @@ class ConversationStore:
         at the same place) keep their id, reasoning and usage: only what changed is
         written, so an edit or a regenerate rewrites the tail."""
         with self._connection() as connection:
-            return turns.begin_turn(connection, owner, conversation_id, sent, model, run_id)
+            return turns.begin_turn(
+                connection,
+                owner,
+                conversation_id,
+                sent,
+                model,
+                run_id,
+                self._image_bytes_per_owner,
+            )
 
     def end_turn(self, conversation_id: str, run_id: str, position: int, reply: Reply) -> bool:
         """Store ``reply`` at ``position`` if run ``run_id`` is still the conversation's

@@ -51,6 +51,9 @@ class Message(Base):
     # Of role and content (streamchat.conversations.turns): a turn compares what was sent
     # with what is stored without reading the contents back.
     digest: Mapped[str] = mapped_column(String(32))
+    # The bytes of the images it keeps (streamchat.conversations.images), summed per
+    # owner against MAX_STORED_IMAGE_BYTES_PER_USER.
+    image_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     reasoning: Mapped[str | None] = mapped_column(Text)
     # done, incomplete, stopped, error or cut off (the page's words); None for the user's.
     state: Mapped[str | None] = mapped_column(String(20))

@@ -12,11 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from ..database import new_id, now_ms
 from .errors import ConversationNotFound
+from .images import image_bytes, without_images
 from .replies import Reply
 from .shapes import title_from
 from .tables import Conversation, Message
@@ -39,6 +40,11 @@ _INSERT_MESSAGES = insert(_MESSAGES)
 _DELETE_FROM = delete(_MESSAGES).where(
     _MESSAGES.c.conversation_id == bindparam("conversation_id"),
     _MESSAGES.c.position >= bindparam("from_position"),
+)
+_IMAGE_BYTES_OF_OWNER = (
+    select(func.sum(_MESSAGES.c.image_bytes))
+    .select_from(_MESSAGES.join(_CONVERSATIONS, _MESSAGES.c.conversation_id == _CONVERSATIONS.c.id))
+    .where(_CONVERSATIONS.c.owner == bindparam("owner"), _MESSAGES.c.image_bytes > 0)
 )
 _START = (
     update(_CONVERSATIONS)
@@ -65,6 +71,25 @@ def message_digest(role: str, content: str | list) -> str:
     return hashlib.blake2b(role.encode() + b"\0" + data, digest_size=16).hexdigest()
 
 
+def _kept_contents(
+    connection: Connection, owner: str, new: list[dict], image_limit: int
+) -> list[tuple[object, int]]:
+    """Each new message's content as it is kept, and its image bytes: past the owner's
+    image limit, with a note in place of each image."""
+    sizes = [image_bytes(m["content"]) for m in new]
+    if not any(sizes):
+        return [(m["content"], 0) for m in new]
+    used = connection.execute(_IMAGE_BYTES_OF_OWNER, {"owner": owner}).scalar() or 0
+    kept = []
+    for message, size in zip(new, sizes, strict=True):
+        if size and used + size > image_limit:
+            kept.append((without_images(message["content"]), 0))
+        else:
+            used += size
+            kept.append((message["content"], size))
+    return kept
+
+
 def begin_turn(
     connection: Connection,
     owner: str,
@@ -72,9 +97,11 @@ def begin_turn(
     sent: list[dict],
     model: str,
     run_id: str,
+    image_limit: int,
 ) -> int:
     """Store ``sent`` as ``owner``'s conversation's messages and ``run_id`` as its run
-    (ConversationNotFound when it is not theirs); the position its reply will take."""
+    (ConversationNotFound when it is not theirs); the position its reply will take.
+    Images count against ``image_limit`` bytes for the owner."""
     rows = connection.execute(_STORED, {"conversation_id": conversation_id, "owner": owner}).all()
     if not rows:
         raise ConversationNotFound()
@@ -91,6 +118,7 @@ def begin_turn(
         )
     stamp = now_ms()
     if kept < len(sent):
+        contents = _kept_contents(connection, owner, sent[kept:], image_limit)
         connection.execute(
             _INSERT_MESSAGES,
             [
@@ -99,11 +127,13 @@ def begin_turn(
                     "conversation_id": conversation_id,
                     "position": position,
                     "role": sent[position]["role"],
-                    "content": sent[position]["content"],
+                    "content": content,
+                    # Of what was sent, so the same message sent again is kept as it is.
                     "digest": digests[position],
+                    "image_bytes": size,
                     "created_ms": stamp,
                 }
-                for position in range(kept, len(sent))
+                for position, (content, size) in enumerate(contents, start=kept)
             ],
         )
     values = {"conversation_id": conversation_id, "model": model, "run_id": run_id}
@@ -136,6 +166,7 @@ def end_turn(
             "role": "assistant",
             "content": reply.content,
             "digest": message_digest("assistant", reply.content),
+            "image_bytes": 0,
             "reasoning": reply.reasoning,
             "state": reply.state,
             "error": reply.error,

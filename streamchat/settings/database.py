@@ -19,11 +19,12 @@ _DRIVERS = {
 
 @dataclass(frozen=True)
 class DatabaseSettings:
-    """DATABASE_URL (None: a SQLite file in the instance folder) and
-    MAX_CONVERSATIONS_PER_USER."""
+    """DATABASE_URL (None: a SQLite file in the instance folder),
+    MAX_CONVERSATIONS_PER_USER and MAX_STORED_IMAGE_BYTES_PER_USER."""
 
     url: str | None = None
     max_conversations_per_user: int = 10_000
+    max_stored_image_bytes_per_user: int = 200_000_000
 
     def __repr__(self) -> str:
         # A database URL carries its password: never in a log line or a traceback.
@@ -49,4 +50,7 @@ def load_database_settings(source: Mapping[str, Any]) -> DatabaseSettings:
     return DatabaseSettings(
         url=sqlalchemy_url(raw) if raw else None,
         max_conversations_per_user=integer(source, "MAX_CONVERSATIONS_PER_USER", 10_000, minimum=1),
+        max_stored_image_bytes_per_user=integer(
+            source, "MAX_STORED_IMAGE_BYTES_PER_USER", 200_000_000, minimum=0
+        ),
     )
