@@ -4,7 +4,8 @@ Holds the accounts (password users and API tokens, ``accounts``), the session an
 gate that refuses anonymous requests (``session``, Flask-Login), the signed session
 cookie, checked with as little work per request as it takes (``cookies``), OpenID
 Connect (``oidc``, Authlib: the provider and the checks of its answer), throttled
-guessing (``throttle``, in the shared-state layer) and the CLI that makes users and
+guessing (``throttle``, in the shared-state layer), the device cookies that keep a
+user's own browser out of a lockout (``devices``) and the CLI that makes users and
 tokens (``cli``). ``install_identity`` wires them on an app; the sign-in routes are
 streamchat.web.signin.
 
@@ -22,6 +23,7 @@ from ..settings.auth import AuthSettings
 from ..state import SharedState
 from .accounts import Accounts, Identity
 from .cli import create_token, create_user
+from .devices import DeviceCookies
 from .oidc import allow_list, install_oidc
 from .session import current_identity, install_session
 from .throttle import SignInThrottle
@@ -31,11 +33,13 @@ __all__ = ["Identity", "SignIn", "current_identity", "install_identity"]
 
 @dataclass(frozen=True)
 class SignIn:
-    """What the sign-in routes need: the settings, the accounts and the throttle."""
+    """What the sign-in routes need: the settings, the accounts, the throttle and the
+    device cookies."""
 
     auth: AuthSettings
     accounts: Accounts
     throttle: SignInThrottle
+    devices: DeviceCookies
 
 
 def install_identity(app: Flask, auth: AuthSettings, state: SharedState) -> SignIn | None:
@@ -51,4 +55,5 @@ def install_identity(app: Flask, auth: AuthSettings, state: SharedState) -> Sign
         install_oidc(app, auth)
         allowed = allow_list(auth)
     install_session(app, auth, accounts, allowed)
-    return SignIn(auth, accounts, SignInThrottle(state))
+    devices = DeviceCookies(auth.secret_key or "")
+    return SignIn(auth, accounts, SignInThrottle(state), devices)

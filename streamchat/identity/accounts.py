@@ -86,6 +86,11 @@ class Accounts:
             return None
         return self._by_session[_session_id(name, hashed)]
 
+    def has_user(self, name: str) -> bool:
+        """Whether ``name`` is a password user's name (for the audit trail: any other
+        text typed as a name, a password say, is never logged)."""
+        return name in self._hashes
+
     def from_session(self, session_id: str) -> Identity | None:
         """The user a session cookie names, if they (and that password) still exist."""
         return self._by_session.get(session_id)

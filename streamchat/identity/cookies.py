@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import json
 
-from flask import Flask, request
+from flask import Flask, g, request
 from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 _SERIALIZER = "streamchat.session_serializer"
+# g's list of callables that want the session cookie this response sets (the audit
+# trail names a new session by its hash): called with the value, or None.
+SESSION_SAVED = "_streamchat_session_saved"
 
 
 class PlainJSON:
@@ -77,6 +80,14 @@ class _Serializer(URLSafeTimedSerializer):
         return self.load_payload(self.make_signer(salt).unsign(s, max_age=max_age))
 
 
+def _cookie_set(response, name: str) -> str | None:
+    prefix = name + "="
+    for header in response.headers.getlist("Set-Cookie"):
+        if header.startswith(prefix):
+            return header[len(prefix) :].split(";", 1)[0]
+    return None
+
+
 class SessionCookies(SecureCookieSessionInterface):
     """Flask's signed-cookie sessions, cheaper to check (see the module docstring).
 
@@ -99,6 +110,11 @@ class SessionCookies(SecureCookieSessionInterface):
             response.headers["Vary"] = "Cookie"
             session.accessed = False  # the Vary is done; the session is not used again
         super().save_session(app, session, response)
+        waiting = g.pop(SESSION_SAVED, None)
+        if waiting:
+            value = _cookie_set(response, self.get_cookie_name(app))
+            for callback in waiting:
+                callback(value)
 
     def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
         """One serializer per app: SECRET_KEY (and its fallbacks) do not change while the
