@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from flask import Flask
 
+from ..settings import SettingsError
 from ..settings.auth import AuthSettings
 from ..state import SharedState
 from .accounts import Accounts, Identity
@@ -54,6 +55,9 @@ def install_identity(app: Flask, auth: AuthSettings, state: SharedState) -> Sign
     if auth.mode == "oidc":
         install_oidc(app, auth)
         allowed = allow_list(auth)
+        for name, _, user in auth.tokens:
+            if user is not None and not allowed(user):
+                raise SettingsError(f"API_TOKENS: {name} belongs to {user}, who may not sign in")
     install_session(app, auth, accounts, allowed)
     devices = DeviceCookies(auth.secret_key or "")
     return SignIn(auth, accounts, SignInThrottle(state), devices)

@@ -27,7 +27,8 @@ class AuthSettings:
     mode: str = "none"
     secret_key: str | None = field(default=None, repr=False)
     users: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # (name, werkzeug hash)
-    tokens: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # (name, sha256 hex)
+    # (name, sha256 hex, the user it belongs to or None: its own identity)
+    tokens: tuple[tuple[str, str, str | None], ...] = field(default=(), repr=False)
     session_days: int = 30
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None
@@ -72,14 +73,23 @@ def _users(source: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     return users
 
 
-def _tokens(source: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
-    tokens = _entries(source, "API_TOKENS", "sha256hex (from flask create-token)")
-    for name, digest in tokens:
-        if not _SHA256_HEX.fullmatch(digest):
-            raise SettingsError(
-                f"API_TOKENS: {name} must look like name:sha256hex (from flask create-token)"
-            )
-    return tokens
+def _tokens(
+    source: Mapping[str, Any], users: tuple[tuple[str, str], ...], mode: str
+) -> tuple[tuple[str, str, str | None], ...]:
+    """API_TOKENS: ``name:sha256hex`` (the token is its own identity) or
+    ``name:sha256hex:user`` (the token is that user: an AUTH_USERS name, or with
+    AUTH=oidc an email)."""
+    shape = "name:sha256hex or name:sha256hex:user (from flask create-token)"
+    tokens = []
+    for name, value in _entries(source, "API_TOKENS", "sha256hex (from flask create-token)"):
+        digest, _, user = value.partition(":")
+        if not _SHA256_HEX.fullmatch(digest) or (user and not NAME.fullmatch(user)):
+            raise SettingsError(f"API_TOKENS: {name} must look like {shape}")
+        belongs = (mode == "oidc" and "@" in user) or user in dict(users)
+        if user and mode != "none" and not belongs:
+            raise SettingsError(f"API_TOKENS: {name} belongs to {user}, who is not in AUTH_USERS")
+        tokens.append((name, digest, user.lower() if "@" in user else user or None))
+    return tuple(tokens)
 
 
 def _issuer(source: Mapping[str, Any]) -> str:
@@ -103,8 +113,8 @@ def load_auth_settings(source: Mapping[str, Any]) -> AuthSettings:
     """AuthSettings from ``source``; with AUTH unset, none (local use, as before)."""
     mode = choice(source, "AUTH", "none", ("none", "password", "oidc"))
     session_days = integer(source, "SESSION_DAYS", 30, minimum=1)
-    tokens = _tokens(source)
     users = _users(source)
+    tokens = _tokens(source, users, mode)
     if mode == "none":
         return AuthSettings(session_days=session_days)
     secret_key = text(source, "SECRET_KEY", None)
