@@ -36,6 +36,7 @@ class AuthSettings:
     oidc_allowed_emails: frozenset[str] = frozenset()
     oidc_allowed_domains: frozenset[str] = frozenset()
     oidc_allow_any_account: bool = False
+    public_url: str | None = None  # scheme://host[:port][/prefix], no trailing slash
 
     @property
     def enabled(self) -> bool:
@@ -102,6 +103,17 @@ def _issuer(source: Mapping[str, Any]) -> str:
     return raw.rstrip("/")
 
 
+def _public_url(source: Mapping[str, Any]) -> str | None:
+    """PUBLIC_URL: the app's external address, for every absolute URL it makes."""
+    raw = text(source, "PUBLIC_URL", None)
+    if raw is None:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.query or parts.fragment:
+        raise SettingsError(f"PUBLIC_URL must look like https://chat.example.com, got {raw!r}")
+    return raw.rstrip("/")
+
+
 def _required(source: Mapping[str, Any], name: str, mode: str) -> str:
     value = text(source, name, None)
     if value is None:
@@ -128,6 +140,12 @@ def load_auth_settings(source: Mapping[str, Any]) -> AuthSettings:
     emails = frozenset(e.lower() for e in _listed(source, "OIDC_ALLOWED_EMAILS"))
     domains = frozenset(d.lower().lstrip("@") for d in _listed(source, "OIDC_ALLOWED_DOMAINS"))
     allow_any = boolean(source, "OIDC_ALLOW_ANY_ACCOUNT", False)
+    public_url = _public_url(source)
+    if public_url is None and text(source, "ALLOWED_HOSTS", None) is None:
+        # Else the redirect URI sent to the provider is built from the request's Host.
+        raise SettingsError(
+            "AUTH=oidc needs PUBLIC_URL (https://chat.example.com) or ALLOWED_HOSTS"
+        )
     if not emails and not domains and not allow_any:
         raise SettingsError(
             "AUTH=oidc needs OIDC_ALLOWED_EMAILS or OIDC_ALLOWED_DOMAINS "
@@ -145,4 +163,5 @@ def load_auth_settings(source: Mapping[str, Any]) -> AuthSettings:
         oidc_allowed_emails=emails,
         oidc_allowed_domains=domains,
         oidc_allow_any_account=allow_any,
+        public_url=public_url,
     )

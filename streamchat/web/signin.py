@@ -120,7 +120,16 @@ def oidc_login():
     if not oidc_installed():
         return redirect("/login", 303)
     client = provider_client()
-    return client.authorize_redirect(url_for("signin.oidc_callback", _external=True))
+    return client.authorize_redirect(external_url("signin.oidc_callback"))
+
+
+def external_url(endpoint: str) -> str:
+    """The absolute URL of ``endpoint``: on PUBLIC_URL when it is set, never on the
+    request's Host then (start-up makes sure ALLOWED_HOSTS is set otherwise)."""
+    public_url = _state().auth.public_url
+    if public_url:
+        return public_url + url_for(endpoint)
+    return url_for(endpoint, _external=True)
 
 
 @signin.get("/auth/callback")
