@@ -14,7 +14,7 @@ from flask import Flask
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from streamchat.budgets import build_budgets
+from streamchat.budgets import build_budgets, build_text_counts
 from streamchat.conversations import ConversationStore
 from streamchat.identity import install_identity
 from streamchat.metrics.collectors import stream_metrics
@@ -55,11 +55,14 @@ def _build_runtime(app: Flask, settings, client) -> tuple[Runtime, SharedState, 
     sqlite_path = Path(settings.sqlite_path or Path(app.instance_path) / "streamchat.sqlite3")
     state = open_shared_state(settings.redis_url, sqlite_path)
     budgets = build_budgets(settings, state)
+    counts = build_text_counts(settings, Path(app.instance_path) / "tokenizers")
     streams = OpenStreams()
     # The workers sharing one SQLite file are one machine: they reach each other's runs.
     # Other instances' runs through Redis, when one is shared.
     messages = RedisMessages(settings.redis_url) if settings.redis_url else None
-    runs = Runs(settings, client, streams, budgets, str(sqlite_path.resolve().parent), messages)
+    runs = Runs(
+        settings, client, streams, budgets, counts, str(sqlite_path.resolve().parent), messages
+    )
     writes = StalledWrites(settings.runs.client_write_timeout_seconds)
     # Conversations are kept for signed-in people only: with AUTH=none nobody owns one.
     engine = install_database(app, settings.database)

@@ -87,6 +87,14 @@ build_vendor() {
   rm -rf static/vendor.old
 }
 
+# Usage: install_tokenizers (after setup_python and setup_node). Rebuilds tiktoken's
+# o200k_base and cl100k_base files from the js-tiktoken package into instance/tokenizers/
+# (git-ignored) and keeps each only when its sha256 is the one tiktoken checks for it
+# (streamchat/budgets/encodings.py); the app never downloads them. A no-op when they are there.
+install_tokenizers() {
+  .venv/bin/python -c 'from streamchat.budgets.encodings import main; main()'
+}
+
 # Usage: precompress_static (after setup_python and setup_node). Writes the brotli and
 # gzip copy of static/ that the app serves (instance/static/<version>/, git-ignored), so
 # no worker has to make it at start-up; a no-op when this version's copy exists.

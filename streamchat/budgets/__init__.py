@@ -3,8 +3,9 @@
 
 Holds the check and reservation before an upstream call and the settling when a run
 ends (``ledger``, counting in the shared-state layer: the machine's SQLite file or
-Redis), and what a run counts: reported usage, else an estimate (``counting``).
-``build_budgets`` builds them for an app.
+Redis), and what a run counts: reported usage, else the input counted with the model's
+tokenizer or a conservative bound (``counting``, ``encodings``: the tokenizer files,
+installed at set-up). ``build_budgets`` and ``build_text_counts`` build them for an app.
 
 It may import settings, errors and state; streamchat.runs, runtime, web and app.py import
 it. It works per run, never per chunk.
@@ -12,9 +13,12 @@ it. It works per run, never per chunk.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ..settings import Settings, SettingsError
 from ..state import SharedState
-from .counting import estimate_input_tokens, tokens_counted
+from .counting import TextCounts, encoding_for, estimate_input_tokens, tokens_counted
+from .encodings import load_encodings
 from .ledger import (
     NO_BUDGET,
     Admission,
@@ -31,7 +35,9 @@ __all__ = [
     "BudgetUnavailable",
     "Budgets",
     "ConversationOverBudget",
+    "TextCounts",
     "build_budgets",
+    "build_text_counts",
     "estimate_input_tokens",
     "tokens_counted",
 ]
@@ -56,3 +62,11 @@ def build_budgets(settings: Settings, state: SharedState) -> Budgets | None:
             f"(REDIS_URL=redis://host:6379), not {scheme}://"
         )
     return Budgets(state, settings.token_budget, settings.global_token_budget)
+
+
+def build_text_counts(settings: Settings, folder: Path) -> TextCounts:
+    """The input counter for the models this app serves, with the tokenizers their
+    names call for loaded from ``folder`` (installed at set-up; a missing one is logged
+    and its models counted by the byte bound)."""
+    wanted = {encoding_for(model) for model in settings.openai_models} - {None}
+    return TextCounts(load_encodings(folder, wanted))

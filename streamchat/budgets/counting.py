@@ -1,16 +1,22 @@
 """What a stream counts against the budgets: the upstream's reported usage, else an
 estimate (docs/budgets.md).
 
-The estimate of the input, used to reserve a reply's cost before it starts and to
-charge a stream that ends without usage (an older server, a stream cut off, a client
-that left, a shutdown):
+The count of the input reserves a reply's cost before it starts and charges a stream
+that ends without usage (an older server, a stream cut off, a client that left, a
+shutdown). It must never be below what the upstream will count, whatever the text, or
+parallel replies of token-dense text ("a b c …", digits, punctuation, base64, emoji, rare
+CJK) each overshoot by a multiple of their input:
 
-- ASCII text at 4 characters a token (OpenAI's rule of thumb for English);
-- every other character at half its UTF-8 bytes: 1 token for a 2-byte letter, 1.5 for
-  CJK, 2 for an emoji or a rare ideograph. Tokenizers give such text about a token a
-  character or more, so counting it at 4 characters a token would let a conversation in
-  Chinese, or made of rare characters on purpose, reserve a quarter of what it costs;
-- 4 tokens a message for its framing.
+- a model whose encoding is known (OpenAI's names, ``encoding_for``) is counted with
+  tiktoken and that encoding (streamchat.budgets.encodings): the upstream's own count;
+- any other model (a local server, an Azure deployment name) by the text's UTF-8 bytes:
+  every tokenizer these servers use is byte-level BPE or has byte fallback, so a token
+  covers at least one byte and no text has more tokens than bytes;
+- 4 tokens a message for its framing (the role, the separators; it also covers the one
+  leading-space marker a SentencePiece tokenizer may add), and 3 for the reply's start.
+
+Each text's count is kept per worker (``TextCounts``, keyed by a digest of the text), so
+a long conversation costs a tokenizer run only for its new messages.
 
 The output of a stream without usage: the event lines relayed to the client, since
 upstreams send about one token per streamed event. The relay counts lines already, so
@@ -19,26 +25,85 @@ the estimate costs nothing per chunk.
 
 from __future__ import annotations
 
-import math
+import hashlib
+import threading
+from collections import OrderedDict
 
-ASCII_CHARS_PER_TOKEN = 4
-OTHER_BYTES_PER_TOKEN = 2
 TOKENS_PER_MESSAGE = 4
+TOKENS_PER_REPLY = 3
+# Shorter texts are counted again rather than looked up: hashing them costs about as much.
+_CACHED_FROM_CHARS = 256
+_CACHE_ENTRIES = 4096
+
+_O200K_PREFIXES = ("gpt-4o", "chatgpt-4o", "gpt-4.1", "gpt-4.5", "gpt-5", "o1", "o3", "o4")
+_CL100K_PREFIXES = ("gpt-4", "gpt-3.5", "gpt-35")
 
 
-def estimate_text_tokens(text: str) -> float:
-    """The estimated tokens of ``text`` (see the module's docstring)."""
-    if text.isascii():
-        return len(text) / ASCII_CHARS_PER_TOKEN
-    ascii_chars = len(text.encode("ascii", "ignore"))
-    other_bytes = len(text.encode("utf-8", "surrogatepass")) - ascii_chars
-    return ascii_chars / ASCII_CHARS_PER_TOKEN + other_bytes / OTHER_BYTES_PER_TOKEN
+def encoding_for(model: str) -> str | None:
+    """The tiktoken encoding of an OpenAI model name; None for any other model."""
+    name = model.lower()
+    if name.startswith(_O200K_PREFIXES):
+        return "o200k_base"
+    if name.startswith(_CL100K_PREFIXES):
+        return "cl100k_base"
+    return None
 
 
-def estimate_input_tokens(messages: list[dict[str, str]]) -> int:
-    """The estimated input tokens of a conversation sent upstream."""
-    text = sum(estimate_text_tokens(message.get("content") or "") for message in messages)
-    return math.ceil(text) + TOKENS_PER_MESSAGE * len(messages)
+def byte_bound(text: str) -> int:
+    """At least the tokens of ``text`` in any byte-level tokenizer: its UTF-8 bytes."""
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def message_text(message: dict) -> str:
+    """The text of a message: its content, or its text parts joined."""
+    content = message.get("content") or ""
+    if isinstance(content, str):
+        return content
+    return "".join(str(part.get("text") or "") for part in content if isinstance(part, dict))
+
+
+class TextCounts:
+    """Token counts of texts, by encoding (tiktoken Encodings by name), the last
+    ``_CACHE_ENTRIES`` of them kept in this worker."""
+
+    def __init__(self, encodings: dict | None = None) -> None:
+        self.encodings = dict(encodings or {})
+        self._kept: OrderedDict[bytes, int] = OrderedDict()
+        self._lock = threading.Lock()  # threads under `flask run`; nothing waits inside
+
+    def text_tokens(self, text: str, encoding: str | None) -> int:
+        """The tokens of ``text`` in ``encoding`` (the byte bound when it is not loaded)."""
+        tokenizer = self.encodings.get(encoding) if encoding else None
+        if tokenizer is None:
+            return byte_bound(text)
+        if len(text) < _CACHED_FROM_CHARS:
+            return len(tokenizer.encode_ordinary(text))
+        raw = text.encode("utf-8", "surrogatepass")
+        key = encoding.encode() + hashlib.blake2b(raw, digest_size=16).digest()
+        with self._lock:
+            count = self._kept.get(key)
+            if count is not None:
+                self._kept.move_to_end(key)
+                return count
+        # Special-token text ("<|endoftext|>") is plain text to the upstream too.
+        count = len(tokenizer.encode_ordinary(text))
+        with self._lock:
+            self._kept[key] = count
+            if len(self._kept) > _CACHE_ENTRIES:
+                self._kept.popitem(last=False)
+        return count
+
+    def input_tokens(self, model: str, messages: list[dict]) -> int:
+        """The input tokens of a conversation sent to ``model`` (see the module)."""
+        encoding = encoding_for(model)
+        text = sum(self.text_tokens(message_text(m), encoding) for m in messages)
+        return text + TOKENS_PER_MESSAGE * len(messages) + TOKENS_PER_REPLY
+
+
+def estimate_input_tokens(messages: list[dict], model: str = "", counts=None) -> int:
+    """The input tokens of ``messages`` for ``model``, with ``counts`` (a TextCounts;
+    without one, the byte bound)."""
+    return (counts or TextCounts()).input_tokens(model, messages)
 
 
 def tokens_counted(usage: dict | None, estimated_input: int, lines_relayed: int) -> tuple[int, str]:

@@ -4,7 +4,8 @@ Holds the accounts (password users and API tokens, ``accounts``), the session an
 gate that refuses anonymous requests (``session``, Flask-Login), the signed session
 cookie, checked with as little work per request as it takes (``cookies``), OpenID
 Connect (``oidc``, Authlib: the provider and the checks of its answer), throttled
-guessing (``throttle``, in the shared-state layer) and the CLI that makes users and
+guessing (``throttle``, in the shared-state layer), the device cookies that keep a
+user's own browser out of a lockout (``devices``) and the CLI that makes users and
 tokens (``cli``). ``install_identity`` wires them on an app; the sign-in routes are
 streamchat.web.signin.
 
@@ -19,10 +20,12 @@ from dataclasses import dataclass
 from flask import Flask
 from sqlalchemy.engine import Engine
 
+from ..settings import SettingsError
 from ..settings.auth import AuthSettings
 from ..state import SharedState
 from .accounts import Accounts, Identity
 from .cli import create_token, create_user, end_sessions_command
+from .devices import DeviceCookies
 from .oidc import allow_list, install_oidc
 from .session import current_identity, install_session
 from .sessions import SessionStore
@@ -33,12 +36,14 @@ __all__ = ["Identity", "SignIn", "current_identity", "install_identity"]
 
 @dataclass(frozen=True)
 class SignIn:
-    """What the sign-in routes need: the settings, the accounts and the throttle."""
+    """What the sign-in routes need: the settings, the accounts, the throttle and the
+    device cookies."""
 
     auth: AuthSettings
     accounts: Accounts
     throttle: SignInThrottle
     sessions: SessionStore
+    devices: DeviceCookies
 
 
 def install_identity(
@@ -57,5 +62,9 @@ def install_identity(
     if auth.mode == "oidc":
         install_oidc(app, auth)
         allowed = allow_list(auth)
+        for name, _, user in auth.tokens:
+            if user is not None and not allowed(user):
+                raise SettingsError(f"API_TOKENS: {name} belongs to {user}, who may not sign in")
     install_session(app, auth, accounts, allowed, sessions)
-    return SignIn(auth, accounts, SignInThrottle(state), sessions)
+    devices = DeviceCookies(auth.secret_key or "")
+    return SignIn(auth, accounts, SignInThrottle(state), sessions, devices)

@@ -15,6 +15,7 @@ from functools import cache
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
+OIDC_PREFIX = "oidc:"  # an OpenID identity's id: the prefix and the verified email
 TOKEN_PREFIX = "sc_"  # recognisable in a leak report or a secret scanner
 TOKEN_BYTES = 32
 MIN_PASSWORD_CHARS = 12
@@ -72,17 +73,30 @@ def _session_id(name: str, hashed: str) -> str:
 class Accounts:
     """The users and tokens one app serves, indexed once at start-up."""
 
-    def __init__(self, users: tuple[tuple[str, str], ...], tokens: tuple[tuple[str, str], ...]):
+    def __init__(
+        self,
+        users: tuple[tuple[str, str], ...],
+        tokens: tuple[tuple[str, str, str | None], ...],
+    ):
         self._hashes = dict(users)
         self._by_session = {
             _session_id(name, hashed): Identity(_session_id(name, hashed), name, "password")
             for name, hashed in users
         }
         self._by_digest = {
-            digest: Identity(f"token:{name}", f"token:{name}", "token") for name, digest in tokens
+            digest: self._token_identity(name, user) for name, digest, user in tokens
         }
         if users:
             _dummy_hash()  # made now, not on the first sign-in of an unknown name
+
+    def _token_identity(self, name: str, user: str | None) -> Identity:
+        """A token's identity: the user it belongs to (the very identity their password
+        session has, so one budget, one set of runs and conversations), else its own."""
+        if user is None:
+            return Identity(f"token:{name}", f"token:{name}", "token")
+        if user in self._hashes:
+            return self._by_session[_session_id(user, self._hashes[user])]
+        return Identity(OIDC_PREFIX + user, user, "oidc")  # settings checked: AUTH=oidc
 
     def check_password(self, name: str, password: str) -> Identity | None:
         """The user when ``password`` is theirs; the same work whether ``name`` exists."""
@@ -91,6 +105,11 @@ class Accounts:
         if hashed is None or not matches:
             return None
         return self._by_session[_session_id(name, hashed)]
+
+    def has_user(self, name: str) -> bool:
+        """Whether ``name`` is a password user's name (for the audit trail: any other
+        text typed as a name, a password say, is never logged)."""
+        return name in self._hashes
 
     def from_session(self, session_id: str) -> Identity | None:
         """The user a session cookie names, if they (and that password) still exist."""

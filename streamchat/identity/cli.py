@@ -1,7 +1,7 @@
 """The commands that make sign-in entries, ``flask --app app create-user NAME`` and
-``flask --app app create-token NAME``, and the one that ends a user's sessions,
-``flask --app app end-sessions NAME``. Prompts go to standard error, so standard output
-holds only what to paste into AUTH_USERS or API_TOKENS."""
+``flask --app app create-token NAME [--user USER]``, and the one that ends a user's
+sessions, ``flask --app app end-sessions NAME``. Prompts go to standard error, so
+standard output holds only what to paste into AUTH_USERS or API_TOKENS."""
 
 from __future__ import annotations
 
@@ -44,12 +44,17 @@ def create_user(name: str) -> None:
 
 @click.command("create-token")
 @click.argument("name")
-def create_token(name: str) -> None:
-    """Print a new API token (shown once), then its API_TOKENS entry (a hash)."""
+@click.option("--user", default=None, help="The user the token acts as (their budget, runs).")
+def create_token(name: str, user: str | None) -> None:
+    """Print a new API token (shown once), then its API_TOKENS entry (a hash). With
+    --user the token is that user (an AUTH_USERS name, or with AUTH=oidc an email):
+    it spends their budget and sees what they see; without, it is its own identity."""
     _check_name(name)
+    if user is not None:
+        _check_name(user)
     token = new_token()
     click.echo(token)
-    click.echo(f"{name}:{token_digest(token)}")
+    click.echo(f"{name}:{token_digest(token)}" + (f":{user}" if user else ""))
 
 
 def end_sessions_command(sessions: SessionStore) -> click.Command:

@@ -14,7 +14,7 @@ from flask_login import LoginManager, current_user, login_user
 
 from ..errors import Refusal
 from ..settings.auth import AuthSettings
-from .accounts import Accounts, Identity
+from .accounts import OIDC_PREFIX, Accounts, Identity
 from .cookies import SessionCookies
 from .sessions import SessionStore
 from .throttle import SignInUnavailable
@@ -22,7 +22,6 @@ from .throttle import SignInUnavailable
 # Open without an identity: probes, the metrics endpoint (it has its own token), the
 # sign-in routes themselves and the static files.
 OPEN_BLUEPRINTS = frozenset({"health", "metrics", "signin"})
-OIDC_PREFIX = "oidc:"
 
 
 class _LoginManager(LoginManager):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 import openai
 
-from ..budgets import Budgets, estimate_input_tokens
+from ..budgets import Budgets, TextCounts
 from ..errors import Refusal
 from ..relay.pipeline import RelayLimits
 from ..relay.protocols import ChatProtocol, ResponsesProtocol
@@ -74,6 +74,7 @@ class Runs:
         client: openai.OpenAI,
         streams: OpenStreams,
         budgets: Budgets | None,
+        counts: TextCounts,
         machine_folder: str = "",
         messages: RedisMessages | None = None,
     ) -> None:
@@ -81,6 +82,7 @@ class Runs:
         self._client = client
         self._streams = streams
         self._budgets = budgets
+        self._counts = counts
         limits = RelayLimits(
             settings.heartbeat_seconds,
             settings.upstream_read_timeout_seconds,
@@ -122,7 +124,7 @@ class Runs:
         self.refuse_if_draining()
         if not self._streams.reserve(self._settings.max_streams_per_worker):
             raise ServerBusy()
-        estimated_input = estimate_input_tokens(chat_request.messages)
+        estimated_input = self._counts.input_tokens(chat_request.model, chat_request.messages)
         admission = None
         try:
             if self._budgets is not None:

@@ -27,7 +27,8 @@ class AuthSettings:
     mode: str = "none"
     secret_key: str | None = field(default=None, repr=False)
     users: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # (name, werkzeug hash)
-    tokens: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # (name, sha256 hex)
+    # (name, sha256 hex, the user it belongs to or None: its own identity)
+    tokens: tuple[tuple[str, str, str | None], ...] = field(default=(), repr=False)
     session_days: int = 30
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None
@@ -36,6 +37,7 @@ class AuthSettings:
     oidc_allowed_domains: frozenset[str] = frozenset()
     oidc_allow_any_account: bool = False
     session_idle_days: float = 7  # a session unused this long has ended
+    public_url: str | None = None  # scheme://host[:port][/prefix], no trailing slash
 
     @property
     def enabled(self) -> bool:
@@ -73,14 +75,23 @@ def _users(source: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     return users
 
 
-def _tokens(source: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
-    tokens = _entries(source, "API_TOKENS", "sha256hex (from flask create-token)")
-    for name, digest in tokens:
-        if not _SHA256_HEX.fullmatch(digest):
-            raise SettingsError(
-                f"API_TOKENS: {name} must look like name:sha256hex (from flask create-token)"
-            )
-    return tokens
+def _tokens(
+    source: Mapping[str, Any], users: tuple[tuple[str, str], ...], mode: str
+) -> tuple[tuple[str, str, str | None], ...]:
+    """API_TOKENS: ``name:sha256hex`` (the token is its own identity) or
+    ``name:sha256hex:user`` (the token is that user: an AUTH_USERS name, or with
+    AUTH=oidc an email)."""
+    shape = "name:sha256hex or name:sha256hex:user (from flask create-token)"
+    tokens = []
+    for name, value in _entries(source, "API_TOKENS", "sha256hex (from flask create-token)"):
+        digest, _, user = value.partition(":")
+        if not _SHA256_HEX.fullmatch(digest) or (user and not NAME.fullmatch(user)):
+            raise SettingsError(f"API_TOKENS: {name} must look like {shape}")
+        belongs = (mode == "oidc" and "@" in user) or user in dict(users)
+        if user and mode != "none" and not belongs:
+            raise SettingsError(f"API_TOKENS: {name} belongs to {user}, who is not in AUTH_USERS")
+        tokens.append((name, digest, user.lower() if "@" in user else user or None))
+    return tuple(tokens)
 
 
 def _issuer(source: Mapping[str, Any]) -> str:
@@ -90,6 +101,17 @@ def _issuer(source: Mapping[str, Any]) -> str:
     parts = urlsplit(raw)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise SettingsError(f"OIDC_ISSUER must be an http(s) URL, got {raw!r}")
+    return raw.rstrip("/")
+
+
+def _public_url(source: Mapping[str, Any]) -> str | None:
+    """PUBLIC_URL: the app's external address, for every absolute URL it makes."""
+    raw = text(source, "PUBLIC_URL", None)
+    if raw is None:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.query or parts.fragment:
+        raise SettingsError(f"PUBLIC_URL must look like https://chat.example.com, got {raw!r}")
     return raw.rstrip("/")
 
 
@@ -109,8 +131,8 @@ def load_auth_settings(source: Mapping[str, Any]) -> AuthSettings:
 def _load_auth_settings(source: Mapping[str, Any]) -> AuthSettings:
     mode = choice(source, "AUTH", "none", ("none", "password", "oidc"))
     session_days = integer(source, "SESSION_DAYS", 30, minimum=1)
-    tokens = _tokens(source)
     users = _users(source)
+    tokens = _tokens(source, users, mode)
     if mode == "none":
         return AuthSettings(session_days=session_days)
     secret_key = text(source, "SECRET_KEY", None)
@@ -124,6 +146,12 @@ def _load_auth_settings(source: Mapping[str, Any]) -> AuthSettings:
     emails = frozenset(e.lower() for e in _listed(source, "OIDC_ALLOWED_EMAILS"))
     domains = frozenset(d.lower().lstrip("@") for d in _listed(source, "OIDC_ALLOWED_DOMAINS"))
     allow_any = boolean(source, "OIDC_ALLOW_ANY_ACCOUNT", False)
+    public_url = _public_url(source)
+    if public_url is None and text(source, "ALLOWED_HOSTS", None) is None:
+        # Else the redirect URI sent to the provider is built from the request's Host.
+        raise SettingsError(
+            "AUTH=oidc needs PUBLIC_URL (https://chat.example.com) or ALLOWED_HOSTS"
+        )
     if not emails and not domains and not allow_any:
         raise SettingsError(
             "AUTH=oidc needs OIDC_ALLOWED_EMAILS or OIDC_ALLOWED_DOMAINS "
@@ -141,4 +169,5 @@ def _load_auth_settings(source: Mapping[str, Any]) -> AuthSettings:
         oidc_allowed_emails=emails,
         oidc_allowed_domains=domains,
         oidc_allow_any_account=allow_any,
+        public_url=public_url,
     )

@@ -38,6 +38,7 @@ def oidc_server(fake_upstream) -> Iterator[tuple[RunningServer, OpenIdProvider]]
             OIDC_CLIENT_ID=CLIENT_ID,
             OIDC_CLIENT_SECRET=CLIENT_SECRET,
             OIDC_ALLOWED_EMAILS=ALLOWED_EMAIL,
+            PUBLIC_URL=f"http://127.0.0.1:{port}",
         )
         server = RunningServer(gunicorn_command(), server_env(**settings), port)
         try:

@@ -3,9 +3,18 @@ transport handler streaming it, and a chat read to its end."""
 
 from __future__ import annotations
 
+from functools import cache
+from pathlib import Path
+
 import httpx2
 
+from streamchat.budgets import TextCounts, estimate_input_tokens
+from streamchat.budgets.encodings import KNOWN, load_encodings
+from streamchat.settings import DEFAULT_MODEL
 from tests.support.payloads import CHAT, counted_reply, sse_body
+
+# Where scripts/setup-env.sh installs the tokenizer files (the app's instance folder).
+TOKENIZERS = Path(__file__).resolve().parents[2] / "instance" / "tokenizers"
 
 REPLY = counted_reply("chatcmpl-budget", prompt=12, completion=60)  # 72 tokens
 
@@ -25,3 +34,16 @@ def reply(client, body=CHAT):
     response = client.post("/api/chat", json=body)
     response.get_data()
     return response
+
+
+@cache
+def text_counts() -> TextCounts:
+    """A TextCounts with every known tokenizer, as an app serving OpenAI models has."""
+    counts = TextCounts(load_encodings(TOKENIZERS, set(KNOWN)))
+    assert set(counts.encodings) == set(KNOWN), "run scripts/setup-env.sh's install_tokenizers"
+    return counts
+
+
+def counted_input(messages: list[dict], model: str = DEFAULT_MODEL) -> int:
+    """What the app counts for ``messages`` sent to ``model``."""
+    return estimate_input_tokens(messages, model, text_counts())

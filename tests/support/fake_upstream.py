@@ -17,6 +17,7 @@ import socketserver
 import struct
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -43,6 +44,9 @@ class Script:
     # sent and the usage chunk reports N. Any other cap field is ignored, as a real
     # server ignores a field its request model lacks.
     honours: str | None = None
+    # When set, the usage chunk's prompt_tokens is what this says of the request (a real
+    # tokenizer's count, say), as an upstream counts the input it was sent.
+    count_prompt: Callable[[dict], int] | None = None
 
 
 @dataclass
@@ -219,19 +223,24 @@ def _capped(script: Script, request: dict) -> list[bytes]:
     """The script's payloads, cut at the cap in the field it honours (``Script.honours``)."""
     cap = request.get(script.honours) if script.honours else None
     if not isinstance(cap, int):
-        return script.payloads
+        cap = None
+        if script.count_prompt is None:
+            return script.payloads
     kept, contents = [], 0
     for payload in script.payloads:
         chunk = json.loads(payload)
         choices = chunk.get("choices") or [{}]
         if choices[0].get("delta", {}).get("content"):
             contents += 1
-            if contents > cap:
+            if cap is not None and contents > cap:
                 continue
         usage = chunk.get("usage")
-        if usage and usage.get("completion_tokens", 0) > cap:
+        if usage and cap is not None and usage.get("completion_tokens", 0) > cap:
             usage["completion_tokens"] = cap
-            usage["total_tokens"] = usage["prompt_tokens"] + cap
+        if usage and script.count_prompt is not None:
+            usage["prompt_tokens"] = script.count_prompt(request)
+        if usage:
+            usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
             payload = json.dumps(chunk, separators=(",", ":")).encode()
         kept.append(payload)
     return kept

@@ -14,7 +14,6 @@ from streamchat.budgets import (
     BudgetExhausted,
     Budgets,
     ConversationOverBudget,
-    estimate_input_tokens,
     tokens_counted,
 )
 from streamchat.budgets import ledger as ledger_module
@@ -32,25 +31,9 @@ def test_reported_usage_is_counted_as_reported():
     assert tokens_counted({"prompt_tokens": 3, "completion_tokens": 4}, 30, 9) == (7, "reported")
 
 
-def test_without_usage_the_estimate_is_input_characters_and_relayed_lines():
-    messages = [{"role": "system", "content": "x" * 40}, {"role": "user", "content": "y" * 41}]
-    assert estimate_input_tokens(messages) == 21 + 2 * 4  # ceil(81 / 4) + 4 per message
+def test_without_usage_the_count_is_the_input_and_the_relayed_lines():
     assert tokens_counted(None, 29, 31) == (60, "estimated")
     assert tokens_counted({"prompt_tokens": 3}, 29, 31) == (60, "estimated")
-
-
-@pytest.mark.parametrize(
-    ("text", "tokens"),
-    [
-        ("你好世界" * 250, 1500 + 4),  # CJK: 3 bytes a character, 1.5 tokens
-        ("\U00020000" * 1000, 2000 + 4),  # rare ideographs: 4 bytes, 2 tokens each
-        ("Привет " * 100, 25 + 600 + 4),  # 100 spaces at 4 a token, 600 letters at 1
-    ],
-)
-def test_text_beyond_ascii_is_not_estimated_at_four_characters_a_token(text, tokens):
-    # Tokenizers give such text a token a character or more: at 4 characters a token a
-    # conversation in Chinese, or of rare characters on purpose, would reserve a quarter.
-    assert estimate_input_tokens([{"content": text}]) == tokens
 
 
 def test_a_negative_reported_count_is_not_believed():

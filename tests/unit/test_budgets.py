@@ -14,9 +14,8 @@ import time
 import httpx2
 import pytest
 
-from streamchat.budgets import estimate_input_tokens
 from streamchat.settings import load_settings
-from tests.support.budgets import REPLY, reply, sse_handler
+from tests.support.budgets import REPLY, counted_input, reply, sse_handler
 from tests.support.payloads import CHAT, chat_body, reply_payloads, responses_payloads
 
 
@@ -61,9 +60,7 @@ def test_the_cap_sent_upstream_is_what_is_left(budget_app):
     assert first.headers["X-Token-Budget-Remaining"] == "300"
     second = reply(client)
     assert second.headers["X-Token-Budget-Remaining"] == "228"
-    estimated = estimate_input_tokens(
-        [{"content": load_settings({}).system_prompt}, {"content": "hi"}]
-    )
+    estimated = counted_input([{"content": load_settings({}).system_prompt}, {"content": "hi"}])
     caps = [body["max_tokens"] for body in sent_bodies(app)]  # 127.0.0.1: auto → max_tokens
     assert caps == [200, 228 - estimated]
     assert all("max_completion_tokens" not in body for body in sent_bodies(app))
@@ -77,7 +74,8 @@ def test_a_stream_without_usage_is_counted_by_estimate(budget_app, caplog):
     (line,) = [entry for entry in log_lines(caplog) if entry["route"] == "/api/chat"]
     assert line["tokens_source"] == "estimated"
     estimated_input = line["tokens_counted"] - lines
-    assert estimated_input >= 100 + 8  # 400 characters of the user's, 2 messages
+    system = load_settings({}).system_prompt
+    assert estimated_input == counted_input([{"content": system}, {"content": "x" * 400}])
     assert client.get("/api/budget").json["used"] == line["tokens_counted"]
 
 

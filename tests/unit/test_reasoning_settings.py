@@ -15,6 +15,7 @@ from tests.support.reasoning_payloads import (
     chat_reasoning_payloads,
     responses_reasoning_payloads,
 )
+from tests.support.waiting import wait_for
 
 
 def answering(payloads: list[bytes]):
@@ -95,7 +96,10 @@ WORDS = ["The ", "answer."]
 def counted(make_app, caplog, route: str, payloads: list[bytes]) -> int:
     app = make_app(answering(payloads), TOKEN_BUDGET="1000/hour")
     app.test_client().post(route, json=CHAT).get_data()
-    (line,) = [vars(r) for r in caplog.records if r.name == "streamchat.access"]
+    # The line is written when the run ends, which under the test client's threads can
+    # come just after the body was read: wait for it rather than race it.
+    lines = wait_for(lambda: [vars(r) for r in caplog.records if r.name == "streamchat.access"], 5)
+    (line,) = lines
     caplog.clear()
     assert line["tokens_source"] == "estimated"
     return line["tokens_counted"]

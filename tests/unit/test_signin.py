@@ -61,6 +61,7 @@ def test_oidc_without_an_allow_list_is_refused_unless_any_account_is_chosen(make
         "OIDC_ISSUER": "http://127.0.0.1:9",
         "OIDC_CLIENT_ID": "test-client",
         "OIDC_CLIENT_SECRET": "test-client-secret-not-real",
+        "PUBLIC_URL": "https://chat.example.com",
     }
     with pytest.raises(SettingsError, match="OIDC_ALLOWED_EMAILS"):
         make_app(**oidc)
