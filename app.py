@@ -35,6 +35,7 @@ from streamchat.web.requestlog import configure_logging, install_request_log
 from streamchat.web.runs_api import runs_api
 from streamchat.web.signin import install_signin_routes
 from streamchat.web.static_files import install_static_files, static_version
+from streamchat.worker.body_bytes import BodyBytes
 from streamchat.worker.open_streams import OpenStreams
 from streamchat.worker.stalled_writes import StalledWrites
 
@@ -56,7 +57,10 @@ def _build_runtime(app: Flask, settings, client) -> tuple[Runtime, SharedState]:
     messages = RedisMessages(settings.redis_url) if settings.redis_url else None
     runs = Runs(settings, client, streams, budgets, str(sqlite_path.resolve().parent), messages)
     writes = StalledWrites(settings.runs.client_write_timeout_seconds)
-    runtime = Runtime(settings, client, streams, runs, readiness, writes, metrics, budgets)
+    body_bytes = BodyBytes(settings.images.max_body_bytes_in_flight)
+    runtime = Runtime(
+        settings, client, streams, runs, readiness, writes, metrics, budgets, body_bytes
+    )
     return runtime, state
 
 

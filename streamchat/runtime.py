@@ -20,6 +20,7 @@ from .metrics.collectors import StreamMetrics
 from .runs import Runs
 from .settings import Settings
 from .upstream.readiness import ReadinessCheck
+from .worker.body_bytes import BodyBytes
 from .worker.open_streams import OpenStreams
 from .worker.stalled_writes import StalledWrites
 
@@ -40,6 +41,7 @@ class Runtime:
     stalled_writes: StalledWrites
     metrics: StreamMetrics | None = None
     budgets: Budgets | None = None
+    body_bytes: BodyBytes | None = None  # request bodies read at once; None: no bound
 
 
 def install_runtime(app: Flask, runtime: Runtime) -> None:

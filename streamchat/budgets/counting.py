@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import math
 
+from .images import estimate_content_tokens
+
 ASCII_CHARS_PER_TOKEN = 4
 OTHER_BYTES_PER_TOKEN = 2
 TOKENS_PER_MESSAGE = 4
@@ -35,9 +37,13 @@ def estimate_text_tokens(text: str) -> float:
     return ascii_chars / ASCII_CHARS_PER_TOKEN + other_bytes / OTHER_BYTES_PER_TOKEN
 
 
-def estimate_input_tokens(messages: list[dict[str, str]]) -> int:
-    """The estimated input tokens of a conversation sent upstream."""
-    text = sum(estimate_text_tokens(message.get("content") or "") for message in messages)
+def estimate_input_tokens(messages: list[dict]) -> int:
+    """The estimated input tokens of a conversation sent upstream (images by the tile
+    rule, streamchat.budgets.images)."""
+    text = sum(
+        estimate_content_tokens(message.get("content") or "", estimate_text_tokens)
+        for message in messages
+    )
     return math.ceil(text) + TOKENS_PER_MESSAGE * len(messages)
 
 
