@@ -20,11 +20,6 @@ class UpstreamStream:
     """An open streamed upstream response, and a way to close it."""
 
     def __init__(self, response: httpx2.Response) -> None:
-        sent = response.request
-        # The response keeps the request it answers, body and all, for as long as the
-        # stream is open: megabytes when it carried images. Only its method and URL are
-        # of use from here on (in the errors a read may raise).
-        response.request = httpx2.Request(sent.method, sent.url)
         self.response = response
         self.closed = False
 
