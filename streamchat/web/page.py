@@ -28,6 +28,9 @@ def index():
         # How long a reply's run outlives its readers: how long the page tries to reach
         # it again after the connection dropped (static/runs.js).
         run_grace=f"{settings.runs.grace_seconds:g}",
+        # How many images a message may carry, and how large (static/attachments.js).
+        max_images=settings.images.max_per_message,
+        max_image_bytes=settings.images.max_bytes,
     )
     # Asked again on every visit: it names the current /static/<version>/ URLs, and those
     # are cached for a year.
