@@ -165,3 +165,28 @@ def test_an_image_storage_cannot_hold_is_said_lost_and_regenerate_goes_without_i
     chat.page.click("#conversation [data-action=regenerate]")
     assert chat.wait_for_state("done") == "done"
     assert sent_content(fake_upstream) == "Too big to keep?"
+
+
+DROP = """([b64, name, type]) => {
+  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  const data = new DataTransfer();
+  data.items.add(new File([bytes], name, { type }));
+  const zone = document.getElementById("composer");
+  const init = { dataTransfer: data, bubbles: true, cancelable: true };
+  for (const kind of ["dragover", "drop"]) zone.dispatchEvent(new DragEvent(kind, init));
+}"""
+
+
+def test_dropped_images_up_to_the_limit_and_no_other_files(chat: ChatPage):
+    pending = chat.page.locator("#pending-images .pending-image")
+
+    def drop(data: bytes, name: str, kind: str = "image/png") -> None:
+        chat.page.evaluate(DROP, [base64.b64encode(data).decode(), name, kind])
+
+    drop(b"%PDF-1.7 not an image", "notes.png")  # called .png, but its bytes say no
+    expect(chat.page.locator("#status")).to_contain_text("notes.png is not a PNG, JPEG")
+    for n in range(5):
+        drop(png(4 + n, 4), f"drop{n}.png")
+    expect(pending).to_have_count(4)
+    expect(chat.page.locator("#status")).to_contain_text("At most 4 images per message.")
+    assert chat.page.get_attribute("body", "data-max-images") == "4"
