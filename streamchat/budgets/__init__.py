@@ -3,7 +3,8 @@
 
 Holds the check and reservation before an upstream call and the settling when a run
 ends (``ledger``, counting in the shared-state layer: the machine's SQLite file or
-Redis), and what a run counts: reported usage, else an estimate (``counting``).
+Redis), and what a run counts: reported usage, else an estimate (``counting``; images by
+OpenAI's tile rule, ``images``, their size read from their header, ``image_headers``).
 ``build_budgets`` builds them for an app.
 
 It may import settings, errors and state; streamchat.runs, runtime, web and app.py import

@@ -1,6 +1,7 @@
 """The web side: everything that knows about Flask requests and responses.
 
-Holds the routes (``page``, ``api``, ``health``), request validation (``validation``),
+Holds the routes (``page``, ``api``, ``health``), request validation (``validation``,
+``content_parts`` for text and image parts),
 error handlers (``errors``), the same-origin check (``origin``), security headers
 (``headers``), rate limits (``ratelimit``) and the JSON request log (``requestlog``).
 
