@@ -7,6 +7,7 @@ is said to be lost, and Regenerate sends the message without it."""
 from __future__ import annotations
 
 import base64
+import json
 import os
 import zlib
 from collections.abc import Iterator
@@ -190,3 +191,23 @@ def test_dropped_images_up_to_the_limit_and_no_other_files(chat: ChatPage):
     expect(pending).to_have_count(4)
     expect(chat.page.locator("#status")).to_contain_text("At most 4 images per message.")
     assert chat.page.get_attribute("body", "data-max-images") == "4"
+
+
+def test_an_edited_message_is_sent_again_with_its_images(chat: ChatPage, server, fake_upstream):
+    api, _ = server
+    script_reply(fake_upstream, api)
+    attach_by_chooser(chat, RED, "red.png")
+    expect(chat.page.locator("#pending-images .pending-image")).to_have_count(1)
+    assert chat.exchange("First words") == "done"
+    chat.page.click("#conversation .message.user [data-action=edit]")
+    form = chat.page.locator(".edit-form")
+    expect(form.locator(".message-images img")).to_have_count(1)
+    expect(form.locator(".edit-note")).to_have_text("The images are sent with the edited text.")
+    form.locator("textarea").fill("Second words")
+    script_reply(fake_upstream, api)
+    form.locator("button[type=submit]").click()
+    assert chat.wait_for_state("done") == "done"
+    content = sent_content(fake_upstream)
+    assert [part.get("text") for part in content] == ["Second words", None]
+    assert data_url(RED) in json.dumps(content)
+    expect(chat.page.locator("#conversation .message.user .message-images img")).to_have_count(1)
