@@ -39,6 +39,7 @@ from streamchat.web.requestlog import configure_logging, install_request_log
 from streamchat.web.runs_api import runs_api
 from streamchat.web.signin import install_signin_routes
 from streamchat.web.static_files import install_static_files, static_version
+from streamchat.worker.body_bytes import BodyBytes
 from streamchat.worker.open_streams import OpenStreams
 from streamchat.worker.stalled_writes import StalledWrites
 
@@ -64,6 +65,7 @@ def _build_runtime(app: Flask, settings, client) -> tuple[Runtime, SharedState, 
         settings, client, streams, budgets, counts, str(sqlite_path.resolve().parent), messages
     )
     writes = StalledWrites(settings.runs.client_write_timeout_seconds)
+    body_bytes = BodyBytes(settings.images.max_body_bytes_in_flight)
     # Conversations are kept for signed-in people only: with AUTH=none nobody owns one.
     engine = install_database(app, settings.database)
     conversations = None
@@ -74,7 +76,16 @@ def _build_runtime(app: Flask, settings, client) -> tuple[Runtime, SharedState, 
             settings.database.max_stored_image_bytes_per_user,
         )
     runtime = Runtime(
-        settings, client, streams, runs, readiness, writes, metrics, budgets, conversations
+        settings,
+        client,
+        streams,
+        runs,
+        readiness,
+        writes,
+        metrics,
+        budgets,
+        conversations=conversations,
+        body_bytes=body_bytes,
     )
     return runtime, state, engine
 

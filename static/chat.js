@@ -18,8 +18,11 @@
 //   controller.js  send, read on, stop, regenerate, switch, delete
 //   edit.js        the inline editor of a sent message
 //   controls.js    event listeners → controller
+//   images.js      images kept with a message, as sent and stored (no DOM: Node tests it)
+//   attachments.js the images attached to the next message: chooser, paste, drop
 // Nothing imports this module.
 
+import { Attachments } from "./attachments.js";
 import { BudgetView } from "./budgetview.js";
 import { Controller } from "./controller.js";
 import { wireControls } from "./controls.js";
@@ -47,6 +50,9 @@ function readConfig(data) {
     // How long a reply's run outlives its readers (RUN_GRACE_SECONDS): how long a dropped
     // connection is tried again.
     runGrace: Math.max(0, Number(data.runGrace) || 0),
+    // MAX_IMAGES_PER_MESSAGE and MAX_IMAGE_BYTES: 0 images means none can be attached.
+    maxImages: Math.max(0, Number(data.maxImages) || 0),
+    maxImageBytes: Math.max(0, Number(data.maxImageBytes) || 0),
   };
 }
 
@@ -63,14 +69,18 @@ const config = readConfig(document.body.dataset);
 const state = { live: null };
 const store = new ConversationStore(browserStorage(), {
   onSaveError: () => view.noteStatus("Could not save conversations in this browser."),
+  // Images left out of storage: their messages say so (message.js).
+  onImagesLost: () => view.refreshImages(),
 });
 const view = new View({ config, store, state });
 const budget = new BudgetView({ enabled: config.budget });
 const controller = new Controller({ config, store, view, state, budget });
+const attachments = new Attachments({ config, view });
 
 async function start() {
   store.load();
-  wireControls({ store, view, controller, state });
+  wireControls({ store, view, controller, state, attachments });
+  attachments.wire(view.els.form);
   view.setupModelPicker();
   budget.refresh();
   // Wait briefly for the libraries (same origin, normally milliseconds) so saved replies

@@ -6,15 +6,24 @@
 // LiveReply, live.js; null when none). Created by chat.js; used by controls.js, edit.js
 // and live.js through that instance.
 
+import { imageCount, lostImages, sendableImages, wireContent } from "./images.js";
 import { LiveReply } from "./live.js";
 import { newId, titleFrom } from "./storage.js";
 
 /** What the server gets: role and content only (never a reply's reasoning: DeepSeek
- * refuses a request that carries it); failed empty replies are left out. */
-function wireMessages(messages) {
+ * refuses a request that carries it), a user message's images as content parts in the
+ * shape of `api`; failed empty replies are left out. */
+function wireMessages(messages, api) {
   return messages
     .filter((m) => m.role === "user" || m.content)
-    .map(({ role, content }) => ({ role, content }));
+    .map((m) => ({ role: m.role, content: wireContent(m, api) }));
+}
+
+/** A user message of `text` and `images` (images.js), as the conversation keeps it. */
+function userMessage(text, images) {
+  const message = { role: "user", content: text };
+  if (images && images.length) message.images = images;
+  return message;
 }
 
 function lastIndexOfRole(messages, role) {
@@ -49,8 +58,9 @@ export class Controller {
     if (!this.state.live && store.active() !== before) view.renderConversation();
   }
 
-  /** Send a new message in the active conversation (started here if there is none). */
-  send(text) {
+  /** Send a new message (text, and images from attachments.js) in the active
+   * conversation (started here if there is none). */
+  send(text, images = []) {
     const { store, view } = this;
     let conversation = store.active();
     if (!conversation) {
@@ -63,8 +73,8 @@ export class Controller {
       };
       store.add(conversation);
     }
-    conversation.messages.push({ role: "user", content: text });
-    if (!conversation.title) conversation.title = titleFrom(text);
+    conversation.messages.push(userMessage(text, images));
+    if (!conversation.title) conversation.title = titleFrom(text || images[0].name);
     return this.runReply(conversation);
   }
 
@@ -73,7 +83,7 @@ export class Controller {
    * @returns {Promise<void>} settles when the reply has ended, whichever way
    */
   runReply(conversation) {
-    const sent = wireMessages(conversation.messages);
+    const sent = wireMessages(conversation.messages, this.config.api);
     const message = { role: "assistant", content: "", state: "streaming" };
     conversation.messages.push(message);
     conversation.updated = Date.now();
@@ -109,16 +119,21 @@ export class Controller {
     const lastUser = lastIndexOfRole(conversation.messages, "user");
     if (lastUser < 0) return;
     conversation.messages.splice(lastUser + 1);
+    const { gone } = lostImages(conversation.messages[lastUser]);
     this.runReply(conversation);
+    // Its message said so; said again, as it goes without them.
+    if (gone) this.view.noteStatus(`sent without ${imageCount(gone)} not kept in this browser`);
   }
 
-  /** Replace message `index` with `text`, drop what came after it, and ask again. */
+  /** Replace message `index` with `text` (its images kept, those still here), drop what
+   * came after it, and ask again. */
   resend(conversation, index, text) {
     if (this.state.live) return;
+    const images = sendableImages(conversation.messages[index]);
     // Everything after the edited message answered the old text: it goes.
     conversation.messages.splice(index);
-    conversation.messages.push({ role: "user", content: text });
-    if (index === 0) conversation.title = titleFrom(text);
+    conversation.messages.push(userMessage(text, images));
+    if (index === 0) conversation.title = titleFrom(text || (images[0] && images[0].name) || "");
     this.runReply(conversation);
   }
 

@@ -51,17 +51,20 @@ async function onConversationClick(page, event) {
 /**
  * Attach every listener of the page.
  * @param {{store: import("./storage.js").ConversationStore, view: import("./view.js").View,
- *   controller: import("./controller.js").Controller, state: {live: object|null}}} page
+ *   controller: import("./controller.js").Controller, state: {live: object|null},
+ *   attachments: import("./attachments.js").Attachments}} page
  */
 export function wireControls(page) {
-  const { store, view, controller, state } = page;
+  const { store, view, controller, state, attachments } = page;
   const { els } = view;
-  els.form.addEventListener("submit", (event) => {
+  els.form.addEventListener("submit", async (event) => {
     event.preventDefault();
+    if (state.live) return;
+    await attachments.settled(); // images still being downsized go with this message
     const text = els.prompt.value.trim();
-    if (!text || state.live) return;
+    if ((!text && !attachments.pending.length) || state.live) return;
     els.prompt.value = "";
-    controller.send(text);
+    controller.send(text, attachments.take());
   });
   els.prompt.addEventListener("keydown", (event) => {
     if (isSendKey(event)) {

@@ -2,6 +2,7 @@
 //
 // Imported by controls.js, which opens it from a message's Edit button.
 
+import { imagesElement, lostImagesText } from "./message.js";
 import { isSendKey } from "./view.js";
 
 /**
@@ -16,7 +17,8 @@ export function startEdit({ store, view, controller, state }, index) {
   const conversation = store.active();
   if (state.live || !conversation) return;
   const item = view.els.conversation.querySelector(`li[data-index="${index}"]`);
-  const original = conversation.messages[index].content;
+  const message = conversation.messages[index];
+  const original = message.content;
   const form = document.createElement("form");
   form.className = "edit-form";
   const area = document.createElement("textarea");
@@ -30,6 +32,13 @@ export function startEdit({ store, view, controller, state }, index) {
   cancel.type = "button";
   cancel.textContent = "Cancel";
   form.append(area, save, cancel);
+  if (message.images && message.images.length) {
+    // The images go with the edited text, but for those this browser could not keep.
+    const note = document.createElement("p");
+    note.className = "edit-note";
+    note.textContent = lostImagesText(message) || "The images are sent with the edited text.";
+    form.prepend(imagesElement(message), note);
+  }
   item.replaceChildren(form);
 
   const finish = () => {
@@ -53,7 +62,8 @@ export function startEdit({ store, view, controller, state }, index) {
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const text = area.value.trim();
-    if (!text || state.live) return;
+    const images = (message.images || []).filter((image) => image.url);
+    if ((!text && !images.length) || state.live) return;
     view.els.prompt.focus();
     controller.resend(conversation, index, text);
   });

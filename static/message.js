@@ -1,9 +1,11 @@
 // streamchat message: one message of the conversation as a list item: the text (a
-// reply's as sanitised markdown), a reply's thinking above it, its note, the token line
-// and the buttons under it.
+// reply's as sanitised markdown), a reply's thinking above it, a user message's images as
+// thumbnails (and what could not be kept of them), its note, the token line and the
+// buttons under it.
 //
-// No state: everything comes from the message. Imported by view.js.
+// No state: everything comes from the message. Imported by view.js and edit.js.
 
+import { imageCount, lostImages } from "./images.js";
 import { renderContent } from "./markdown.js";
 import { thoughtsElement } from "./thinking.js";
 
@@ -41,6 +43,11 @@ export function messageElement(message, index, isLast, { thoughtsOpen } = {}) {
   item.append(who);
   if (message.reasoning) item.append(thoughtsElement(message, thoughtsOpen ? { open: true } : {}));
   item.append(content);
+  if (message.images && message.images.length) {
+    item.append(imagesElement(message));
+    const lost = lostNote(message);
+    if (lost) item.append(lost);
+  }
   if (message.note) {
     const note = document.createElement("p");
     note.className = message.state === "stopped" ? "note" : "note error";
@@ -76,4 +83,56 @@ function usageElement(usage) {
     .filter(Boolean)
     .join(" · ")}`;
   return meta;
+}
+
+/** A message's images as thumbnails; one not kept in this browser shows its name. */
+export function imagesElement(message) {
+  const list = document.createElement("ul");
+  list.className = "message-images";
+  list.setAttribute("aria-label", imageCount(message.images.length));
+  for (const image of message.images) {
+    const item = document.createElement("li");
+    const src = image.thumb || image.url;
+    if (src) {
+      const thumb = document.createElement("img");
+      thumb.src = src;
+      thumb.alt = image.name;
+      item.append(thumb);
+    } else {
+      item.textContent = image.name;
+    }
+    if (image.lost) item.classList.add("lost");
+    list.append(item);
+  }
+  return list;
+}
+
+/** What a message could not keep of its images, in words; null when it kept them all. */
+export function lostImagesText(message) {
+  const { gone, unsaved } = lostImages(message);
+  const notes = [];
+  if (gone) {
+    const them = gone === 1 ? "it" : "them";
+    notes.push(
+      `${imageCount(gone)} could not be kept in this browser (its storage is full): ` +
+        `Edit or Regenerate sends this message without ${them}.`,
+    );
+  }
+  if (unsaved) {
+    const they = unsaved === 1 ? "it is" : "they are";
+    notes.push(
+      `${imageCount(unsaved)} could not be saved in this browser (its storage is full): ` +
+        `${they} gone after a reload.`,
+    );
+  }
+  return notes.length ? notes.join(" ") : null;
+}
+
+function lostNote(message) {
+  const text = lostImagesText(message);
+  if (!text) return null;
+  const note = document.createElement("p");
+  note.className = "note error images-lost";
+  note.textContent = text;
+  return note;
 }

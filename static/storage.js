@@ -8,6 +8,10 @@
 // so), so a save merges with what is stored instead of overwriting it: see merge().
 // No DOM here (Node's tests build a store on a fake Storage). Created by chat.js and
 // used through that instance by view.js, controller.js, edit.js and controls.js.
+// Images ride on their messages (images.js); when they do not all fit, the most recent
+// are given up first and marked lost, never dropped silently.
+
+import { imagesToGiveUp, loseImage } from "./images.js";
 
 /** The localStorage key of the conversations; unchanged since v1 so old histories load. */
 export const STORE_KEY = "streamchat:conversations:v1";
@@ -17,11 +21,13 @@ export const MODEL_KEY = "streamchat:model";
 export class ConversationStore {
   /**
    * @param {Storage|null} storage window.localStorage, or null where it is unavailable
-   * @param {{onSaveError?: () => void}} [options] called when a save first fails
+   * @param {{onSaveError?: () => void, onImagesLost?: () => void}} [options] called when
+   *   a save first fails, and when images had to be left out of storage to make it fit
    */
-  constructor(storage, { onSaveError = () => {} } = {}) {
+  constructor(storage, { onSaveError = () => {}, onImagesLost = () => {} } = {}) {
     this.storage = storage;
     this.onSaveError = onSaveError;
+    this.onImagesLost = onImagesLost;
     /** @type {{id: string, title: string, model: string, updated: number, messages: object[]}[]} */
     this.conversations = [];
     /** @type {string|null} the conversation on screen; null: the next message starts one */
@@ -85,10 +91,8 @@ export class ConversationStore {
     // Built from the parts so each conversation is serialised once; the result is what
     // JSON.stringify({conversations, activeId}) gives.
     const parts = this.conversations.map((c) => JSON.stringify(c));
-    const activeId = JSON.stringify(this.activeId);
-    const text = `{"conversations":[${parts.join(",")}],"activeId":${activeId}}`;
     try {
-      this.storage.setItem(STORE_KEY, text);
+      this.writeFitting(parts, JSON.stringify(this.activeId));
       this.synced = new Map(this.conversations.map((c, i) => [c.id, parts[i]]));
       this.saveFailed = false;
     } catch {
@@ -97,6 +101,32 @@ export class ConversationStore {
       this.saveFailed = true;
     }
     return foreign;
+  }
+
+  /**
+   * Write the conversations' JSON `parts`. When storage refuses (full), give up images
+   * one at a time, the most recent first, until it takes them; throw if it still will not.
+   */
+  writeFitting(parts, activeId) {
+    let candidates = null;
+    for (;;) {
+      try {
+        this.storage.setItem(STORE_KEY, `{"conversations":[${parts.join(",")}],"activeId":${activeId}}`);
+        if (candidates && candidates.given) this.onImagesLost();
+        return;
+      } catch (error) {
+        candidates = candidates || imagesToGiveUp(this.conversations);
+        const next = candidates.shift();
+        if (!next) {
+          if (candidates.given) this.onImagesLost();
+          throw error;
+        }
+        candidates.given = true;
+        loseImage(next.image);
+        const at = this.conversations.indexOf(next.conversation);
+        parts[at] = JSON.stringify(next.conversation);
+      }
+    }
   }
 
   /**

@@ -145,6 +145,18 @@ export class View {
     this.setBusy(Boolean(this.state.live));
   }
 
+  /** Redraw the user messages whose images were just left out of storage (storage.js):
+   * they say so. A reply streaming is not touched. */
+  refreshImages() {
+    const conversation = this.store.active();
+    if (!conversation) return;
+    conversation.messages.forEach((message, index) => {
+      if (message.role !== "user" || !(message.images || []).some((image) => image.lost)) return;
+      const item = this.els.conversation.querySelector(`li[data-index="${index}"]`);
+      if (item && !item.querySelector(".edit-form")) this.refreshMessage(index);
+    });
+  }
+
   /** Rebuild the list from scratch: another conversation, or markdown became available. */
   renderConversation() {
     this.els.conversation.replaceChildren();

@@ -21,6 +21,7 @@ from .metrics.collectors import StreamMetrics
 from .runs import Runs
 from .settings import Settings
 from .upstream.readiness import ReadinessCheck
+from .worker.body_bytes import BodyBytes
 from .worker.open_streams import OpenStreams
 from .worker.stalled_writes import StalledWrites
 
@@ -42,6 +43,7 @@ class Runtime:
     metrics: StreamMetrics | None = None
     budgets: Budgets | None = None
     conversations: ConversationStore | None = None  # with AUTH set
+    body_bytes: BodyBytes | None = None  # request bodies read at once; None: no bound
 
 
 def install_runtime(app: Flask, runtime: Runtime) -> None:

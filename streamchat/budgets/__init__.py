@@ -5,7 +5,9 @@ Holds the check and reservation before an upstream call and the settling when a 
 ends (``ledger``, counting in the shared-state layer: the machine's SQLite file or
 Redis), and what a run counts: reported usage, else the input counted with the model's
 tokenizer or a conservative bound (``counting``, ``encodings``: the tokenizer files,
-installed at set-up). ``build_budgets`` and ``build_text_counts`` build them for an app.
+installed at set-up; images by OpenAI's tile rule, ``images``, their size read from
+their header, ``image_headers``). ``build_budgets`` and ``build_text_counts`` build
+them for an app.
 
 It may import settings, errors and state; streamchat.runs, runtime, web and app.py import
 it. It works per run, never per chunk.

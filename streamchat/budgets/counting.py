@@ -26,8 +26,11 @@ the estimate costs nothing per chunk.
 from __future__ import annotations
 
 import hashlib
+import math
 import threading
 from collections import OrderedDict
+
+from .images import estimate_content_tokens
 
 TOKENS_PER_MESSAGE = 4
 TOKENS_PER_REPLY = 3
@@ -52,14 +55,6 @@ def encoding_for(model: str) -> str | None:
 def byte_bound(text: str) -> int:
     """At least the tokens of ``text`` in any byte-level tokenizer: its UTF-8 bytes."""
     return len(text.encode("utf-8", "surrogatepass"))
-
-
-def message_text(message: dict) -> str:
-    """The text of a message: its content, or its text parts joined."""
-    content = message.get("content") or ""
-    if isinstance(content, str):
-        return content
-    return "".join(str(part.get("text") or "") for part in content if isinstance(part, dict))
 
 
 class TextCounts:
@@ -96,8 +91,14 @@ class TextCounts:
     def input_tokens(self, model: str, messages: list[dict]) -> int:
         """The input tokens of a conversation sent to ``model`` (see the module)."""
         encoding = encoding_for(model)
-        text = sum(self.text_tokens(message_text(m), encoding) for m in messages)
-        return text + TOKENS_PER_MESSAGE * len(messages) + TOKENS_PER_REPLY
+
+        def text_tokens(text: str) -> int:
+            return self.text_tokens(text, encoding)
+
+        content = sum(
+            estimate_content_tokens(m.get("content") or "", text_tokens) for m in messages
+        )
+        return math.ceil(content) + TOKENS_PER_MESSAGE * len(messages) + TOKENS_PER_REPLY
 
 
 def estimate_input_tokens(messages: list[dict], model: str = "", counts=None) -> int:

@@ -135,7 +135,8 @@ class Runs:
             self._peers.ensure_listening()
             if self._remote is not None:
                 self._remote.ensure_listening()
-            upstream = open_stream(self._client, api.path, api.body(chat_request, self._settings))
+            body = api.body(chat_request, self._settings)
+            upstream = open_stream(self._client, api.path, body, chat_request.images)
         except BaseException:
             self._streams.unreserve()
             if admission is not None:

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from .auth import AuthSettings, load_auth_settings
 from .budgets import BudgetSetting, budget
 from .database import DatabaseSettings, load_database_settings
+from .images import ImageSettings, load_image_settings, load_max_content_length
 from .provider import ProviderSettings, load_provider_settings
 from .runs import RunSettings, load_run_settings
 from .storage import ratelimit_storage_uri, redis_url
@@ -73,6 +74,7 @@ class Settings:
     runs: RunSettings = field(default_factory=RunSettings)
     provider: ProviderSettings = field(default_factory=ProviderSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    images: ImageSettings = field(default_factory=ImageSettings)
 
     @property
     def demo(self) -> bool:
@@ -159,6 +161,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
     source.update(overrides or {})
 
     model, models = _models(source)
+    images = load_image_settings(source)
     return Settings(
         openai_api_key=text(source, "OPENAI_API_KEY", None),
         openai_base_url=_base_url(source),
@@ -174,7 +177,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
         upstream_read_timeout_seconds=number(
             source, "UPSTREAM_READ_TIMEOUT_SECONDS", 120.0, minimum=0.01
         ),
-        max_content_length=integer(source, "MAX_CONTENT_LENGTH", 1_000_000, minimum=1024),
+        max_content_length=load_max_content_length(source, images),
         max_messages=integer(source, "MAX_MESSAGES", 100, minimum=1),
         max_message_chars=integer(source, "MAX_MESSAGE_CHARS", 32_000, minimum=1),
         max_total_chars=integer(source, "MAX_TOTAL_CHARS", 200_000, minimum=1),
@@ -210,4 +213,5 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
         runs=load_run_settings(source),
         provider=load_provider_settings(source),
         database=load_database_settings(source),
+        images=images,
     )

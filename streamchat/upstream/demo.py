@@ -51,10 +51,23 @@ def demo_thinking(question: str) -> str:
     )
 
 
+def _text_of(content: object) -> str:
+    """A message's text; a list of parts' text parts, and its images named, not quoted
+    (a data: URL is megabytes of base64)."""
+    if not isinstance(content, list):
+        return str(content or "")
+    parts = [p for p in content if isinstance(p, dict)]
+    texts = [str(p.get("text") or "") for p in parts if p.get("type") in ("text", "input_text")]
+    images = sum(1 for p in parts if p.get("type") in ("image_url", "input_image"))
+    if images:
+        texts.append(f"[{images} image{'s' if images > 1 else ''} attached]")
+    return "\n".join(texts)
+
+
 def _last_user_text(messages: list) -> str:
     for message in reversed(messages):
         if isinstance(message, dict) and message.get("role") == "user":
-            return str(message.get("content") or "")
+            return _text_of(message.get("content"))
     return ""
 
 
@@ -65,7 +78,7 @@ def _thinking(question: str, effort: object) -> str:
 
 def _prompt_tokens(messages: list, extra: str = "") -> int:
     chars = len(extra) + sum(
-        len(str(m.get("content") or "")) for m in messages if isinstance(m, dict)
+        len(_text_of(m.get("content"))) for m in messages if isinstance(m, dict)
     )
     return max(1, chars // 4)  # about four characters a token
 

@@ -1,5 +1,11 @@
 """The request sent upstream: a validated conversation (ChatRequest, built by
-streamchat.web.validation) and the JSON body each API takes for it."""
+streamchat.web.validation) and the JSON body each API takes for it.
+
+A message's content is a string, or a list of Chat Completions content parts
+(``{"type": "text", "text"}``, ``{"type": "image_url", "image_url": {"url", "detail"?}}``
+with a data: URL), whichever API the client called; ``responses_body`` turns parts into
+the Responses API's ``input_text`` and ``input_image``.
+"""
 
 from __future__ import annotations
 
@@ -16,8 +22,9 @@ class ChatRequest:
     spent; 0 sends none)."""
 
     model: str
-    messages: list[dict[str, str]]
+    messages: list[dict]
     max_output_tokens: int = 0
+    images: int = 0  # image parts in the conversation
 
 
 def chat_completions_body(chat: ChatRequest, settings: Settings) -> dict:
@@ -40,7 +47,7 @@ def responses_body(chat: ChatRequest, settings: Settings) -> dict:
     body: dict = {
         "model": chat.model,
         "instructions": system["content"],
-        "input": conversation,
+        "input": [_responses_message(message) for message in conversation],
         "store": False,
         "stream": True,
     }
@@ -48,3 +55,19 @@ def responses_body(chat: ChatRequest, settings: Settings) -> dict:
         body["max_output_tokens"] = chat.max_output_tokens
     body.update(responses_reasoning_fields(settings.provider))
     return body
+
+
+def _responses_message(message: dict) -> dict:
+    content = message["content"]
+    if isinstance(content, str):
+        return message
+    return {"role": message["role"], "content": [_responses_part(part) for part in content]}
+
+
+def _responses_part(part: dict) -> dict:
+    if part["type"] == "text":
+        return {"type": "input_text", "text": part["text"]}
+    image = part["image_url"]
+    # The Responses API's input_image names its detail; "auto" is what a chat part
+    # without one means.
+    return {"type": "input_image", "image_url": image["url"], "detail": image.get("detail", "auto")}

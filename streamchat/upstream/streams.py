@@ -30,9 +30,9 @@ class UpstreamStream:
             self.response.close()
 
 
-def open_stream(client: openai.OpenAI, path: str, body: dict) -> UpstreamStream:
-    """POST ``body`` to ``path`` with streaming on and return the open, unread response;
-    UpstreamRefused when no stream starts.
+def open_stream(client: openai.OpenAI, path: str, body: dict, images: int = 0) -> UpstreamStream:
+    """POST ``body`` (carrying ``images`` images) to ``path`` with streaming on and return
+    the open, unread response; UpstreamRefused when no stream starts.
 
     ``client.post`` with ``cast_to=httpx2.Response`` is the SDK's documented way to send a
     request it need not model: it still authenticates, retries the connect and turns
@@ -45,7 +45,7 @@ def open_stream(client: openai.OpenAI, path: str, body: dict) -> UpstreamStream:
             path, cast_to=httpx2.Response, body=body, stream=True, stream_cls=openai.Stream
         )
     except openai.APIError as exc:
-        raise from_upstream_exception(exc, body["model"]) from None
+        raise from_upstream_exception(exc, body["model"], images) from None
     content_type = response.headers.get("content-type", "")
     encoding = response.headers.get("content-encoding", "identity").strip().lower()
     # The client asks for identity (streamchat.upstream.client). An encoded body is

@@ -3,7 +3,7 @@ run, answer with its first reader (docs/architecture.md, "Request lifecycle").""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, request
 
 from ..identity import current_identity
 from ..runs import CHAT, RESPONSES, Api, LocalReader
@@ -26,28 +26,37 @@ def run_owner() -> str | None:
     return identity.owner if identity is not None else None
 
 
+def _body_size(limit: int) -> int:
+    """What a request's body will take: its Content-Length, or the largest body allowed
+    when it comes chunked (one over the limit is refused before a byte is read)."""
+    length = request.content_length
+    return limit if length is None else min(length, limit)
+
+
 def _stream(chosen_api: Api):
     runtime = current_runtime()
     settings = runtime.settings
     runtime.runs.refuse_if_draining()
     # The body first, under a deadline, and only then a stream place: a client that
-    # trickles its body holds no place meanwhile (REQUEST_BODY_TIMEOUT_SECONDS).
-    body = read_json_body(settings.request_body_timeout_seconds, settings.max_content_length)
-    chat_request = validate_chat_request(body, settings)
-    owner = run_owner()
-    conversation_id = conversation_id_of(body, owner)
-    record = current_record()
-    record.model = chat_request.model
-    run_id = runtime.runs.new_id()
-    turn = None
-    if conversation_id is not None:
-        turn = begin_turn(runtime.conversations, owner, conversation_id, chat_request, run_id)
-    try:
-        run = runtime.runs.start(chosen_api, chat_request, client_key(), owner, run_id)
-    except BaseException:
-        if turn is not None:
-            turn.give_up()
-        raise
+    # trickles its body holds no place meanwhile (REQUEST_BODY_TIMEOUT_SECONDS). Its
+    # bytes are held (MAX_BODY_BYTES_IN_FLIGHT) until the request has gone upstream.
+    with runtime.body_bytes.held(_body_size(settings.max_content_length)):
+        body = read_json_body(settings.request_body_timeout_seconds, settings.max_content_length)
+        chat_request = validate_chat_request(body, settings)
+        owner = run_owner()
+        conversation_id = conversation_id_of(body, owner)
+        record = current_record()
+        record.model = chat_request.model
+        run_id = runtime.runs.new_id()
+        turn = None
+        if conversation_id is not None:
+            turn = begin_turn(runtime.conversations, owner, conversation_id, chat_request, run_id)
+        try:
+            run = runtime.runs.start(chosen_api, chat_request, client_key(), owner, run_id)
+        except BaseException:
+            if turn is not None:
+                turn.give_up()
+            raise
     watch(run, record, runtime.metrics)
     headers = {}
     if turn is not None:

@@ -33,6 +33,7 @@ from ..runs import (
 )
 from ..runtime import current_runtime
 from ..upstream.refusals import UpstreamRefused
+from ..worker.body_bytes import BodiesBusy
 
 # UpstreamRefused by kind: (status, type, code, words).
 _UPSTREAM = {
@@ -79,6 +80,13 @@ _OIDC_WORDS = {
 
 
 def _upstream(refusal: UpstreamRefused) -> ApiError:
+    if refusal.kind == "images_refused":
+        # The request's fault for this model, not the provider's: a 400 the user can act on.
+        return bad_request(
+            f"The model {refusal.model!r} does not take images. Send the message without "
+            "them, or choose a model that can see images.",
+            "images_not_supported",
+        )
     status, code, words = _UPSTREAM[refusal.kind]
     kind = "rate_limit_error" if status == 429 else "upstream_error"
     return ApiError(status, words.format(model=refusal.model), kind, code, refusal.retry_after)
@@ -116,6 +124,10 @@ _MAP: dict[type[Refusal], Callable] = {
     ),
     ServerBusy: _server_error(
         "The server is busy with other replies. Try again in a few seconds.", "server_busy"
+    ),
+    BodiesBusy: _server_error(
+        "The server is busy receiving other messages. Try again in a few seconds.",
+        "server_busy",
     ),
     ServerDraining: _server_error(
         "The server is restarting. Try again in a moment.", "server_shutting_down"

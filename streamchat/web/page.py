@@ -34,6 +34,9 @@ def index():
         # Where the page keeps conversations: on the server for a signed-in person
         # (/api/conversations), else in this browser (static/storage.js).
         conversations="server" if identity and runtime.conversations else "local",
+        # How many images a message may carry, and how large (static/attachments.js).
+        max_images=settings.images.max_per_message,
+        max_image_bytes=settings.images.max_bytes,
     )
     # Asked again on every visit: it names the current /static/<version>/ URLs, and those
     # are cached for a year.

@@ -1,10 +1,12 @@
-"""Checks a chat request body and turns it into the messages sent upstream."""
+"""Checks a chat request body and turns it into the messages sent upstream; a message's
+content is text, or a list of text and image parts (streamchat.web.content_parts)."""
 
 from __future__ import annotations
 
 from ..errors import bad_request
 from ..settings import Settings
 from ..upstream.request import ChatRequest
+from .content_parts import read_parts
 
 CLIENT_ROLES = ("user", "assistant")
 
@@ -40,8 +42,8 @@ def validate_chat_request(body: object, settings: Settings) -> ChatRequest:
             f"Too many messages: at most {settings.max_messages} per request.", "too_many_messages"
         )
 
-    conversation = [{"role": "system", "content": settings.system_prompt}]
-    total_chars = 0
+    conversation: list[dict] = [{"role": "system", "content": settings.system_prompt}]
+    total_chars = images = 0
     for index, message in enumerate(messages):
         where = f"messages[{index}]"
         if not isinstance(message, dict):
@@ -50,17 +52,10 @@ def validate_chat_request(body: object, settings: Settings) -> ChatRequest:
         if role not in CLIENT_ROLES:
             # The system prompt is the server's; tool messages are not part of this API.
             raise bad_request(f"{where}.role must be 'user' or 'assistant'.", "invalid_role")
-        if not isinstance(content, str):
-            raise bad_request(f"{where}.content must be a string.", "invalid_content")
-        if len(content) > settings.max_message_chars:
-            raise bad_request(
-                f"{where} is too long: at most {settings.max_message_chars} characters.",
-                "message_too_long",
-            )
-        _check_text(content, where)
-        total_chars += len(content)
+        content, chars, count = _content(content, where, role, settings)
+        total_chars += chars
+        images += count
         conversation.append({"role": role, "content": content})
-
     if total_chars > settings.max_total_chars:
         raise bad_request(
             f"The conversation is too long: at most {settings.max_total_chars} characters.",
@@ -68,4 +63,32 @@ def validate_chat_request(body: object, settings: Settings) -> ChatRequest:
         )
     if conversation[-1]["role"] != "user":
         raise bad_request("The last message must be from the user.", "invalid_messages")
-    return ChatRequest(model, conversation, settings.max_output_tokens)
+    return ChatRequest(model, conversation, settings.max_output_tokens, images)
+
+
+def _content(content: object, where: str, role: str, settings: Settings):
+    """A message's content as sent upstream, its characters of text, and its images."""
+    if isinstance(content, str):
+        texts, parts, images = [content], None, 0
+    elif isinstance(content, list):
+        images_allowed = role == "user" and settings.images.max_per_message > 0
+        parts, images = read_parts(content, where, images_allowed, settings.images)
+        texts = [part["text"] for part in parts if part["type"] == "text"]
+    else:
+        raise bad_request(
+            f"{where}.content must be a string or a list of parts.", "invalid_content"
+        )
+    chars = sum(len(text) for text in texts)
+    if chars > settings.max_message_chars:
+        raise bad_request(
+            f"{where} is too long: at most {settings.max_message_chars} characters.",
+            "message_too_long",
+        )
+    for text in texts:
+        _check_text(text, where)
+    if parts is None:
+        return content, chars, 0
+    if role == "assistant":
+        # A reply goes back as text: the Responses API takes no input_text in one.
+        return "".join(texts), chars, 0
+    return parts, chars, images
