@@ -105,7 +105,8 @@ export function wireControls(page) {
   });
   // Another tab changed the conversations: show them.
   window.addEventListener("storage", (event) => {
-    if (event.key !== STORE_KEY) return;
+    // On the server, the conversations are not another tab's to change (sync.js looks).
+    if (event.key !== STORE_KEY || store.remote) return;
     if (state.live) {
       // Reloading would replace the objects the reply is being written into: take in
       // the other tabs' conversations beside it instead.

@@ -58,6 +58,7 @@ export class View {
       prompt: $("prompt"),
       send: $("send"),
       stop: $("stop"),
+      notSaved: $("not-saved"), // only with the conversations on the server
     };
   }
 
@@ -124,6 +125,7 @@ export class View {
       if (button.closest("li") !== list.lastElementChild) button.remove();
     }
     this.els.empty.hidden = messages.length > 0;
+    if (this.els.notSaved) this.els.notSaved.hidden = !(conversation && conversation.unsaved);
     document.title = conversation ? `${conversation.title} · streamchat` : "streamchat";
     this.setBusy(Boolean(this.state.live));
   }
