@@ -153,10 +153,12 @@ export function fromStoredMessage(stored) {
  * A conversation's messages as the server has them; while a run streams into it, an
  * empty streaming reply that reads the run from its first line (live.js).
  * @param {{messages: object[], run_id: string|null}} detail GET /api/conversations/<id>
+ * @param {Set<string>} [gone] runs found gone (404): their turn shows unanswered until
+ *   the conversation's next change, rather than be read again and again
  */
-export function messagesOf(detail) {
+export function messagesOf(detail, gone = new Set()) {
   const messages = (detail.messages || []).map(fromStoredMessage);
-  if (detail.run_id) {
+  if (detail.run_id && !gone.has(detail.run_id)) {
     messages.push({
       role: "assistant",
       content: "",

@@ -32,6 +32,7 @@ export class ServerSync {
     this.lastLook = 0;
     this.looking = null; // the refresh under way
     this.loadingMore = false;
+    this.goneRuns = new Set(); // runs a resume found gone (server_api.js messagesOf)
   }
 
   /** The first page of the list, then listen for focus, visibility and scrolling. */
@@ -114,7 +115,7 @@ export class ServerSync {
       return;
     }
     if (store.liveId === conversation.id || !store.find(conversation.id)) return;
-    const messages = messagesOf(detail);
+    const messages = messagesOf(detail, this.goneRuns);
     const same = conversation.loaded && sameMessages(conversation.messages, messages);
     conversation.loaded = true;
     conversation.updated = Math.max(conversation.updated, timeOf(detail.updated_at));
@@ -180,9 +181,10 @@ export class ServerSync {
    * the server has stored it, with how it ended.
    */
   turnEnded(conversation, result) {
-    if (result.runEnded && conversation.server && !conversation.unsaved) {
-      this.reload(conversation);
-    }
+    if (!result.runEnded || !conversation.server || conversation.unsaved) return;
+    const last = conversation.messages[conversation.messages.length - 1];
+    if (last && last.run) this.goneRuns.add(last.run.id);
+    this.reload(conversation);
   }
 
   /** Delete it on the server too. */
