@@ -160,6 +160,20 @@ export class Controller {
     if (this.remote) this.remote.removed(conversation);
   }
 
+  /** Give a conversation kept on the server a new title, asked for in a native prompt. */
+  renameConversation(id) {
+    const conversation = this.store.find(id);
+    if (!conversation || !this.remote) return;
+    const asked = window.prompt("New title", conversation.title || "");
+    const title = asked === null ? "" : asked.replace(/\s+/g, " ").trim().slice(0, 200);
+    if (!title || title === conversation.title) return;
+    conversation.title = title;
+    this.save();
+    this.view.renderSidebar();
+    if (this.store.activeId === id) this.view.syncConversation(); // the window's title
+    this.remote.renamed(conversation);
+  }
+
   /** Pick the model for the active conversation and for those started later. */
   chooseModel(name) {
     this.store.rememberModel(name);

@@ -90,6 +90,8 @@ export function wireControls(page) {
     if (open) controller.openConversation(open.dataset.id);
     const remove = event.target.closest("button[data-delete-id]");
     if (remove) controller.deleteConversation(remove.dataset.deleteId);
+    const rename = event.target.closest("button[data-rename-id]");
+    if (rename) controller.renameConversation(rename.dataset.renameId);
   });
   els.model.addEventListener("change", () => controller.chooseModel(els.model.value));
   els.conversation.addEventListener("click", (event) => onConversationClick(page, event));

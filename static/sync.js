@@ -187,6 +187,18 @@ export class ServerSync {
     this.reload(conversation);
   }
 
+  /** Rename it on the server too (one not made there yet is, with its first turn). */
+  async renamed(conversation) {
+    if (!conversation.server) return;
+    const { title } = conversation;
+    try {
+      await this.api.rename(conversation.id, title);
+      conversation.savedTitle = title;
+    } catch (error) {
+      this.view.noteStatus(`It could not be renamed on the server: ${error.message}`);
+    }
+  }
+
   /** Delete it on the server too. */
   async removed(conversation) {
     if (!conversation.server) {

@@ -98,10 +98,24 @@ export class View {
         remove.textContent = "×";
         remove.setAttribute("aria-label", `Delete conversation: ${open.textContent}`);
         remove.title = "Delete";
-        item.append(open, remove);
+        item.append(open);
+        // Signed in, a conversation can be renamed (its title follows it to every device).
+        if (store.remote) item.append(this.renameButton(conversation.id, open.textContent));
+        item.append(remove);
         return item;
       }),
     );
+  }
+
+  renameButton(id, title) {
+    const rename = document.createElement("button");
+    rename.type = "button";
+    rename.className = "rename-conversation";
+    rename.dataset.renameId = id;
+    rename.textContent = "✎";
+    rename.setAttribute("aria-label", `Rename conversation: ${title}`);
+    rename.title = "Rename";
+    return rename;
   }
 
   /** Bring the list in line with the active conversation, touching only what changed. */

@@ -256,3 +256,25 @@ def test_the_database_unreachable_replies_stream_and_the_page_keeps_the_conversa
         assert device.console_errors == []
     finally:
         device.context.close()
+
+
+def test_a_rename_and_a_deletion_on_one_device_show_on_the_other(devices, fake_upstream):
+    laptop, phone = devices
+    script(fake_upstream, ["Sure."], 0.01)
+    question = f"Name me {uuid.uuid4().hex[:6]}"
+    assert laptop.exchange(question) == "done"
+    until_listed(phone, question)
+    renamed = f"Renamed {uuid.uuid4().hex[:6]}"
+    phone.page.once("dialog", lambda dialog: dialog.accept(renamed))
+    phone.page.get_by_role("button", name=f"Rename conversation: {question}").click()
+    assert phone.page.evaluate(LISTED, renamed)
+    until_listed(laptop, renamed)
+    assert not laptop.page.evaluate(LISTED, question)
+
+    laptop.page.once("dialog", lambda dialog: dialog.accept())
+    laptop.page.get_by_role("button", name=f"Delete conversation: {renamed}").click()
+    deadline = time.monotonic() + 30
+    while phone.page.evaluate(LISTED, renamed):
+        assert time.monotonic() < deadline, "the deletion never reached the other device"
+        phone.page.evaluate("window.dispatchEvent(new Event('focus'))")
+        phone.page.wait_for_timeout(500)
