@@ -76,7 +76,15 @@ const state = { live: null };
 const local = new ConversationStore(browserStorage(), {
   onSaveError: () => view.noteStatus("Could not save conversations in this browser."),
 });
-const store = config.onServer ? new ServerConversations(local) : local;
+function tabStorage() {
+  try {
+    return window.sessionStorage;
+  } catch {
+    return null;
+  }
+}
+
+const store = config.onServer ? new ServerConversations(local, tabStorage()) : local;
 const view = new View({ config, store, state });
 const budget = new BudgetView({ enabled: config.budget });
 const controller = new Controller({ config, store, view, state, budget });

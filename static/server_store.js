@@ -12,10 +12,17 @@
 
 import { fromSummary, timeOf } from "./server_api.js";
 
+/** The sessionStorage key of the conversation this tab shows: a reload reopens it. */
+export const OPEN_KEY = "streamchat:open-conversation";
+
 export class ServerConversations {
-  /** @param {import("./storage.js").ConversationStore} local this browser's copies */
-  constructor(local) {
+  /**
+   * @param {import("./storage.js").ConversationStore} local this browser's copies
+   * @param {Storage|null} [session] window.sessionStorage: this tab's open conversation
+   */
+  constructor(local, session = null) {
     this.local = local;
+    this.session = session;
     /** Marks the store whose conversations live on the server (controls.js, sync.js). */
     this.remote = true;
     this.conversations = [];
@@ -45,6 +52,7 @@ export class ServerConversations {
    * @returns {boolean} false: nothing came from another tab
    */
   save() {
+    this.rememberOpen();
     const unsaved = this.conversations.filter((c) => c.unsaved);
     if (!unsaved.length && !this.dropLocal.size) return false;
     const { local } = this;
@@ -60,6 +68,26 @@ export class ServerConversations {
     }
     local.save();
     return false;
+  }
+
+  /** Keep the id of the conversation on screen for a reload of this tab. */
+  rememberOpen() {
+    const open = this.active();
+    try {
+      if (open && open.server) this.session.setItem(OPEN_KEY, open.id);
+      else this.session.removeItem(OPEN_KEY);
+    } catch {
+      // No sessionStorage: a reload starts on a new chat.
+    }
+  }
+
+  /** The conversation this tab showed before a reload, or null. */
+  openBefore() {
+    try {
+      return this.session.getItem(OPEN_KEY);
+    } catch {
+      return null;
+    }
   }
 
   /** Mark a conversation's last turn as not stored (kept here until it is). */

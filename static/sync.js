@@ -38,6 +38,9 @@ export class ServerSync {
   /** The first page of the list, then listen for focus, visibility and scrolling. */
   async start() {
     await this.refresh(true);
+    // A reload: the conversation this tab showed, if the newest page lists it.
+    const before = this.store.openBefore();
+    if (before && this.store.find(before)) this.controller.openConversation(before);
     const look = () => {
       if (document.visibilityState === "visible") this.refresh();
     };

@@ -278,3 +278,23 @@ def test_a_rename_and_a_deletion_on_one_device_show_on_the_other(devices, fake_u
         assert time.monotonic() < deadline, "the deletion never reached the other device"
         phone.page.evaluate("window.dispatchEvent(new Event('focus'))")
         phone.page.wait_for_timeout(500)
+
+
+def test_a_reload_mid_reply_reopens_the_conversation_and_reads_on(devices, fake_upstream):
+    laptop, _ = devices
+    reply = script(fake_upstream, [f"r{i} " for i in range(50)], 0.08)  # ~4 s
+    question = f"Reload me {uuid.uuid4().hex[:6]}"
+    laptop.send(question)
+    laptop.page.wait_for_function(
+        "() => document.querySelector('#conversation .message.assistant .content')"
+        "?.textContent.length > 0"
+    )
+    laptop.page.reload()
+    laptop.page.wait_for_selector("body[data-ready]")
+    laptop.page.wait_for_function(
+        "(q) => document.querySelector('#conversation .message.user .content')?.textContent === q",
+        arg=question,
+    )
+    assert laptop.wait_for_state("streaming", "done") == "streaming"
+    assert laptop.wait_for_state() == "done"
+    assert laptop.reply_text().strip() == reply

@@ -7,7 +7,7 @@ import { describe, test } from "node:test";
 
 import { candidates, dismiss, dismissedIds, importConversations } from "../../static/importer.js";
 import { ApiFailure, ServerApi, importable, messagesOf } from "../../static/server_api.js";
-import { ServerConversations } from "../../static/server_store.js";
+import { OPEN_KEY, ServerConversations } from "../../static/server_store.js";
 import { ConversationStore, STORE_KEY } from "../../static/storage.js";
 
 class FakeStorage {
@@ -19,6 +19,9 @@ class FakeStorage {
   }
   setItem(key, value) {
     this.items.set(key, String(value));
+  }
+  removeItem(key) {
+    this.items.delete(key);
   }
 }
 
@@ -160,6 +163,18 @@ describe("ServerConversations", () => {
     s.takePage({ conversations: [summary("old", "2025-01-01T00:00:00Z")], next: null }, false);
     s.takePage({ conversations: [summary("new", "2026-01-01T00:00:00Z")], next: "more" }, true);
     assert.deepEqual(s.conversations.map((c) => c.id).sort(), ["new", "old"]);
+  });
+
+  test("the conversation on screen is remembered for a reload of the tab", () => {
+    const session = new FakeStorage();
+    const s = new ServerConversations(new ConversationStore(new FakeStorage()), session);
+    s.takePage({ conversations: [summary("a", "2026-01-01T00:00:00Z")], next: null }, true);
+    s.activeId = "a";
+    s.save();
+    assert.equal(s.openBefore(), "a");
+    s.activeId = null;
+    s.save();
+    assert.equal(session.getItem(OPEN_KEY), null);
   });
 
   test("an unsaved conversation is kept in localStorage until a turn is stored", () => {
