@@ -142,28 +142,11 @@ class ConversationStore:
             session.delete(row)
 
     def replace_messages(self, owner: str, conversation_id: str, messages: list[dict]) -> dict:
-        """Store ``messages`` (role, content, a reply's state) as ``owner``'s conversation's
-        messages, in place of any it had: a conversation kept in a browser, imported.
-        Sent again, it stores the same: an import tried twice keeps one copy."""
-        stamp = now_ms()
-        with self._session() as session:
-            row = self._owned(session, owner, conversation_id)
-            session.execute(delete(Message).where(Message.conversation_id == row.id))
-            for position, message in enumerate(messages):
-                session.add(
-                    Message(
-                        id=new_id(),
-                        conversation_id=row.id,
-                        position=position,
-                        role=message["role"],
-                        content=message["content"],
-                        state=message["state"],
-                        created_ms=stamp,
-                    )
-                )
-            if not row.title and messages:
-                row.title = title_from(messages[0]["content"])
-            row.updated_ms = stamp
+        """Store ``messages`` (role, text content, a reply's state) as ``owner``'s
+        conversation's messages, in place of any it had: a conversation kept in a browser,
+        imported. Sent again, it stores the same: an import tried twice keeps one copy."""
+        with self._connection() as connection:
+            turns.replace_messages(connection, owner, conversation_id, messages)
         return self.get(owner, conversation_id)
 
     def begin_turn(
