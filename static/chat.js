@@ -8,6 +8,11 @@
 //   reasoning.js   a reasoning model's thinking told apart from its answer (no DOM either)
 //   markdown.js    marked + DOMPurify + highlight.js from static/vendor/
 //   storage.js     conversations in localStorage, merged with other tabs' on save
+//   server_api.js  the conversations API and its shapes, when signed in (no DOM)
+//   server_store.js  those conversations in memory, as storage.js's store looks (no DOM)
+//   sync.js        the page kept in step with the server: list, open, refresh, save
+//   importer.js    this browser's conversations moved to the server (no DOM)
+//   import_offer.js  "Import 12 conversations kept in this browser", once signed in
 //   view.js        drawing the sidebar, the conversation, the status line
 //   message.js     one message as a list item (view.js draws the list with it)
 //   thinking.js    a reply's thinking in a <details> above it, live while it streams
@@ -26,8 +31,12 @@ import { Attachments } from "./attachments.js";
 import { BudgetView } from "./budgetview.js";
 import { Controller } from "./controller.js";
 import { wireControls } from "./controls.js";
+import { offerImport } from "./import_offer.js";
 import { loadVendor, markdownReady } from "./markdown.js";
+import { ServerApi } from "./server_api.js";
+import { ServerConversations } from "./server_store.js";
 import { ConversationStore } from "./storage.js";
+import { ServerSync } from "./sync.js";
 import { View } from "./view.js";
 
 function parseModels(raw) {
@@ -53,6 +62,9 @@ function readConfig(data) {
     // MAX_IMAGES_PER_MESSAGE and MAX_IMAGE_BYTES: 0 images means none can be attached.
     maxImages: Math.max(0, Number(data.maxImages) || 0),
     maxImageBytes: Math.max(0, Number(data.maxImageBytes) || 0),
+    // "server": signed in, the conversations live on the server; else in this browser.
+    onServer: data.conversations === "server",
+    user: data.user || "",
   };
 }
 
@@ -67,15 +79,27 @@ function browserStorage() {
 const config = readConfig(document.body.dataset);
 // What more than one module reads and the controller changes: the reply read now.
 const state = { live: null };
-const store = new ConversationStore(browserStorage(), {
+const local = new ConversationStore(browserStorage(), {
   onSaveError: () => view.noteStatus("Could not save conversations in this browser."),
   // Images left out of storage: their messages say so (message.js).
   onImagesLost: () => view.refreshImages(),
 });
+function tabStorage() {
+  try {
+    return window.sessionStorage;
+  } catch {
+    return null;
+  }
+}
+
+const store = config.onServer ? new ServerConversations(local, tabStorage()) : local;
 const view = new View({ config, store, state });
 const budget = new BudgetView({ enabled: config.budget });
 const controller = new Controller({ config, store, view, state, budget });
 const attachments = new Attachments({ config, view });
+const api = config.onServer ? new ServerApi() : null;
+const sync = api && new ServerSync({ api, store, view, controller });
+controller.remote = sync;
 
 async function start() {
   store.load();
@@ -89,6 +113,10 @@ async function start() {
   await Promise.race([loaded, new Promise((resolve) => setTimeout(resolve, 3000))]);
   view.renderAll();
   controller.resumeReply(); // a reply was streaming when the page was left: read on
+  if (sync) {
+    await sync.start(); // the first page of the list
+    offerImport({ storage: browserStorage(), user: config.user, local, api, sync });
+  }
   document.body.dataset.ready = markdownReady() ? "markdown" : "plain";
   if (!markdownReady()) {
     // Slower than that: draw the conversation again as markdown once they arrive (a

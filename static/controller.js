@@ -3,8 +3,9 @@
 // Sending, reading a reply (a new one, or one streaming already: after a reload, from
 // another tab), stopping, regenerating, re-sending an edited message, switching and
 // deleting conversations, picking a model. The reply read now is `state.live` (a
-// LiveReply, live.js; null when none). Created by chat.js; used by controls.js, edit.js
-// and live.js through that instance.
+// LiveReply, live.js; null when none). With the conversations on the server, `remote`
+// (sync.js) is told of each turn, opening and deletion. Created by chat.js; used by
+// controls.js, edit.js and live.js through that instance.
 
 import { imageCount, lostImages, sendableImages, wireContent } from "./images.js";
 import { LiveReply } from "./live.js";
@@ -46,6 +47,8 @@ export class Controller {
     this.view = view;
     this.state = state;
     this.budget = budget;
+    /** @type {import("./sync.js").ServerSync|null} set by chat.js when the server keeps them */
+    this.remote = null;
   }
 
   /** Save, and show at once what the merge took in from other tabs. */
@@ -88,7 +91,10 @@ export class Controller {
     conversation.messages.push(message);
     conversation.updated = Date.now();
     const model = this.view.requestModel(conversation);
-    return new LiveReply(this, conversation, message).read({ messages: sent, model });
+    const request = { messages: sent, model };
+    // On the server, the conversation is made there first: the turn names it.
+    if (this.remote) request.prepare = () => this.remote.beforeTurn(conversation);
+    return new LiveReply(this, conversation, message).read(request);
   }
 
   /**
@@ -150,6 +156,7 @@ export class Controller {
       view.renderAll();
       view.showStatus("ready");
       this.resumeReply();
+      if (this.remote) this.remote.opened(id);
     }
     view.closeSidebar();
     view.els.prompt.focus();
@@ -165,6 +172,21 @@ export class Controller {
     store.remove(id);
     this.save();
     this.view.renderAll();
+    if (this.remote) this.remote.removed(conversation);
+  }
+
+  /** Give a conversation kept on the server a new title, asked for in a native prompt. */
+  renameConversation(id) {
+    const conversation = this.store.find(id);
+    if (!conversation || !this.remote) return;
+    const asked = window.prompt("New title", conversation.title || "");
+    const title = asked === null ? "" : asked.replace(/\s+/g, " ").trim().slice(0, 200);
+    if (!title || title === conversation.title) return;
+    conversation.title = title;
+    this.save();
+    this.view.renderSidebar();
+    if (this.store.activeId === id) this.view.syncConversation(); // the window's title
+    this.remote.renamed(conversation);
   }
 
   /** Pick the model for the active conversation and for those started later. */

@@ -93,6 +93,8 @@ export function wireControls(page) {
     if (open) controller.openConversation(open.dataset.id);
     const remove = event.target.closest("button[data-delete-id]");
     if (remove) controller.deleteConversation(remove.dataset.deleteId);
+    const rename = event.target.closest("button[data-rename-id]");
+    if (rename) controller.renameConversation(rename.dataset.renameId);
   });
   els.model.addEventListener("change", () => controller.chooseModel(els.model.value));
   els.conversation.addEventListener("click", (event) => onConversationClick(page, event));
@@ -108,7 +110,8 @@ export function wireControls(page) {
   });
   // Another tab changed the conversations: show them.
   window.addEventListener("storage", (event) => {
-    if (event.key !== STORE_KEY) return;
+    // On the server, the conversations are not another tab's to change (sync.js looks).
+    if (event.key !== STORE_KEY || store.remote) return;
     if (state.live) {
       // Reloading would replace the objects the reply is being written into: take in
       // the other tabs' conversations beside it instead.

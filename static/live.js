@@ -54,15 +54,20 @@ export class LiveReply {
     this.content.setAttribute("aria-busy", "true"); // announce the reply once, when complete
     this.thinking = new LiveThinking(message, this.content);
     view.showStatus(request.resume ? "streaming" : "sending");
-    const result = await streamReply({
+    // With the conversations on the server: the conversation made there first (sync.js).
+    const { conversationId } = request.prepare ? await request.prepare() : {};
+    // Stopped while the conversation was being made: nothing was asked.
+    const stopped = this.controller.signal.aborted ? { outcome: "stopped" } : null;
+    const result = stopped || (await streamReply({
       api: config.api,
       format: config.streamFormat,
       graceSeconds: config.runGrace,
       ...request,
+      conversationId,
       signal: this.controller.signal,
       network: window,
       ...this.handlers(),
-    });
+    }));
     this.finish(result);
   }
 
@@ -73,6 +78,7 @@ export class LiveReply {
       onOpen: (response) => {
         view.showStatus("streaming");
         if (page.budget) page.budget.admitted(response.headers);
+        if (page.remote) page.remote.turnOpened(this.conversation, response);
       },
       onRun: (id) => {
         this.runId = id;
@@ -183,6 +189,8 @@ export class LiveReply {
     } else {
       view.setBusy(false);
     }
+    // Its run was gone: on the server, the reply ended elsewhere and was stored.
+    if (page.remote && !this.leaving) page.remote.turnEnded(conversation, result);
     page.resumeReply(); // the conversation on screen now may have a reply to read on
   }
 }

@@ -83,6 +83,7 @@ export async function stopRun(id, send = (...args) => fetch(...args)) {
  * @param {"ndjson"|"sse"} [options.format] the framing to ask for (STREAM_FORMAT)
  * @param {{role: string, content: string}[]} [options.messages] the conversation to send
  * @param {string} [options.model] left out of the request when empty
+ * @param {string} [options.conversationId] the server's conversation the turn belongs to
  * @param {{id: string, after: number, read?: object}} [options.resume] read this run from
  *   line `after` on instead of sending, with the read state savedReadState() gave then
  * @param {number} [options.graceSeconds] how long the run outlives its readers
@@ -153,6 +154,7 @@ class Reply {
     const { messages, model } = this.options;
     const body = { messages };
     if (model) body.model = model;
+    if (this.options.conversationId) body.conversation_id = this.options.conversationId;
     // Aborted by the page's signal only once answered: a Stop before that must still learn
     // the run's id to stop it, or the run would generate on for nobody through its grace.
     const request = new AbortController();

@@ -58,6 +58,7 @@ export class View {
       prompt: $("prompt"),
       send: $("send"),
       stop: $("stop"),
+      notSaved: $("not-saved"), // only with the conversations on the server
     };
   }
 
@@ -97,10 +98,24 @@ export class View {
         remove.textContent = "×";
         remove.setAttribute("aria-label", `Delete conversation: ${open.textContent}`);
         remove.title = "Delete";
-        item.append(open, remove);
+        item.append(open);
+        // Signed in, a conversation can be renamed (its title follows it to every device).
+        if (store.remote) item.append(this.renameButton(conversation.id, open.textContent));
+        item.append(remove);
         return item;
       }),
     );
+  }
+
+  renameButton(id, title) {
+    const rename = document.createElement("button");
+    rename.type = "button";
+    rename.className = "rename-conversation";
+    rename.dataset.renameId = id;
+    rename.textContent = "✎";
+    rename.setAttribute("aria-label", `Rename conversation: ${title}`);
+    rename.title = "Rename";
+    return rename;
   }
 
   /** Bring the list in line with the active conversation, touching only what changed. */
@@ -124,6 +139,7 @@ export class View {
       if (button.closest("li") !== list.lastElementChild) button.remove();
     }
     this.els.empty.hidden = messages.length > 0;
+    if (this.els.notSaved) this.els.notSaved.hidden = !(conversation && conversation.unsaved);
     document.title = conversation ? `${conversation.title} · streamchat` : "streamchat";
     this.setBusy(Boolean(this.state.live));
   }

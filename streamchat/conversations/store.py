@@ -141,6 +141,14 @@ class ConversationStore:
             session.execute(delete(Message).where(Message.conversation_id == row.id))
             session.delete(row)
 
+    def replace_messages(self, owner: str, conversation_id: str, messages: list[dict]) -> dict:
+        """Store ``messages`` (role, text content, a reply's state) as ``owner``'s
+        conversation's messages, in place of any it had: a conversation kept in a browser,
+        imported. Sent again, it stores the same: an import tried twice keeps one copy."""
+        with self._connection() as connection:
+            turns.replace_messages(connection, owner, conversation_id, messages)
+        return self.get(owner, conversation_id)
+
     def begin_turn(
         self, owner: str, conversation_id: str, sent: list[dict], model: str, run_id: str
     ) -> int:

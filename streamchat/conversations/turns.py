@@ -145,6 +145,41 @@ def begin_turn(
     return len(sent)
 
 
+def replace_messages(
+    connection: Connection, owner: str, conversation_id: str, messages: list[dict]
+) -> None:
+    """Store ``messages`` (role, text content, a reply's state) as ``owner``'s
+    conversation's messages in place of any it had (ConversationNotFound when it is not
+    theirs): an import of a conversation a browser kept. Its run, if any, is left alone."""
+    rows = connection.execute(_STORED, {"conversation_id": conversation_id, "owner": owner}).all()
+    if not rows:
+        raise ConversationNotFound()
+    connection.execute(_DELETE_FROM, {"conversation_id": conversation_id, "from_position": 0})
+    stamp = now_ms()
+    connection.execute(
+        _INSERT_MESSAGES,
+        [
+            {
+                "id": new_id(),
+                "conversation_id": conversation_id,
+                "position": position,
+                "role": message["role"],
+                "content": message["content"],
+                "digest": message_digest(message["role"], message["content"]),
+                "image_bytes": 0,  # text only
+                "state": message["state"],
+                "created_ms": stamp,
+            }
+            for position, message in enumerate(messages)
+        ],
+    )
+    values = {"conversation_id": conversation_id, "stamp": stamp}
+    update_row = update(_CONVERSATIONS).where(_CONVERSATIONS.c.id == bindparam("conversation_id"))
+    if not rows[0].title and messages:
+        update_row = update_row.values(title=title_from(messages[0]["content"]))
+    connection.execute(update_row.values(updated_ms=bindparam("stamp")), values)
+
+
 def end_turn(
     connection: Connection, conversation_id: str, run_id: str, position: int, reply: Reply
 ) -> bool:

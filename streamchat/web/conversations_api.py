@@ -16,6 +16,7 @@ from ..runtime import current_runtime
 from .api import run_owner
 from .body import read_json_body
 from .origin import check_same_origin
+from .validation import validate_stored_messages
 
 conversations_api = Blueprint("conversations", __name__)
 DEFAULT_PAGE, MAX_PAGE = 50, 200
@@ -102,6 +103,14 @@ def rename_conversation(conversation_id: str):
     if title is None:
         raise bad_request("Send the new 'title'.", "invalid_title")
     return jsonify(_store().rename(_owner(), conversation_id, title))
+
+
+@conversations_api.post("/api/conversations/<conversation_id>/messages")
+def store_messages(conversation_id: str):
+    """Store the messages sent as the conversation's (an import of one a browser kept):
+    200 with the conversation. The chat request's size limits apply."""
+    messages = validate_stored_messages(_json_object(), current_runtime().settings)
+    return jsonify(_store().replace_messages(_owner(), conversation_id, messages))
 
 
 @conversations_api.delete("/api/conversations/<conversation_id>")

@@ -92,3 +92,47 @@ def _content(content: object, where: str, role: str, settings: Settings):
         # A reply goes back as text: the Responses API takes no input_text in one.
         return "".join(texts), chars, 0
     return parts, chars, images
+
+
+STORED_STATES = ("done", "incomplete", "stopped", "error", "cut off")
+
+
+def validate_stored_messages(body: object, settings: Settings) -> list[dict]:
+    """The messages of POST /api/conversations/<id>/messages (a conversation kept in a
+    browser, imported): role, content and a reply's state, within the same size limits
+    as a chat request (MAX_MESSAGES, MAX_MESSAGE_CHARS, MAX_TOTAL_CHARS); else a 400."""
+    messages = body.get("messages") if isinstance(body, dict) else None
+    if not isinstance(messages, list) or not messages:
+        raise bad_request("'messages' must be a non-empty list.", "invalid_messages")
+    if len(messages) > settings.max_messages:
+        raise bad_request(
+            f"Too many messages: at most {settings.max_messages} per request.", "too_many_messages"
+        )
+    stored, total_chars = [], 0
+    for index, message in enumerate(messages):
+        where = f"messages[{index}]"
+        if not isinstance(message, dict) or message.get("role") not in CLIENT_ROLES:
+            raise bad_request(f"{where}.role must be 'user' or 'assistant'.", "invalid_role")
+        content, state = message.get("content"), message.get("state")
+        if not isinstance(content, str):
+            raise bad_request(f"{where}.content must be a string.", "invalid_content")
+        if len(content) > settings.max_message_chars:
+            raise bad_request(
+                f"{where} is too long: at most {settings.max_message_chars} characters.",
+                "message_too_long",
+            )
+        _check_text(content, where)
+        if message["role"] == "user":
+            state = None
+        elif state is None:
+            state = "done"
+        elif state not in STORED_STATES:
+            raise bad_request(f"{where}.state must be one of {STORED_STATES}.", "invalid_state")
+        total_chars += len(content)
+        stored.append({"role": message["role"], "content": content, "state": state})
+    if total_chars > settings.max_total_chars:
+        raise bad_request(
+            f"The conversation is too long: at most {settings.max_total_chars} characters.",
+            "conversation_too_long",
+        )
+    return stored

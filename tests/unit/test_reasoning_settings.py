@@ -5,6 +5,7 @@ conversation; and the budget estimate of a stream without usage counts the think
 from __future__ import annotations
 
 import json
+import logging
 
 import httpx2
 import pytest
@@ -95,11 +96,28 @@ WORDS = ["The ", "answer."]
 
 def counted(make_app, caplog, route: str, payloads: list[bytes]) -> int:
     app = make_app(answering(payloads), TOKEN_BUDGET="1000/hour")
-    app.test_client().post(route, json=CHAT).get_data()
+    # The app's logging set-up may stop its loggers propagating to the root, where
+    # caplog listens: listen on the access logger itself.
+    access = logging.getLogger("streamchat.access")
+    if caplog.handler not in access.handlers:
+        access.addHandler(caplog.handler)
+    response = app.test_client().post(route, json=CHAT)
+    response.get_data()
+    run_id = response.headers["X-Run-ID"]
     # The line is written when the run ends, which under the test client's threads can
     # come just after the body was read: wait for it rather than race it.
-    lines = wait_for(lambda: [vars(r) for r in caplog.records if r.name == "streamchat.access"], 5)
-    (line,) = lines
+    # This run's line (an earlier test's run may end, and log, meanwhile), once however
+    # many ways it reached caplog.
+    lines = wait_for(
+        lambda: {
+            r.request_id: vars(r)
+            for r in caplog.records
+            if r.name == "streamchat.access" and getattr(r, "run_id", None) == run_id
+        },
+        5,
+    )
+    access.removeHandler(caplog.handler)
+    (line,) = lines.values()
     caplog.clear()
     assert line["tokens_source"] == "estimated"
     return line["tokens_counted"]
