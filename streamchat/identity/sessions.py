@@ -4,7 +4,9 @@ then on, on every worker and instance.
 
 Checking a session costs a dictionary look-up on most requests: each worker keeps what
 it read for ``CHECK_SECONDS`` (1 s), so an ended session is refused everywhere within
-that, and reads the row again only then. When it was last seen is written at most once
+that, and reads the row again only then. While the database cannot be reached, a
+session the worker saw live in the last ``OUTAGE_GRACE_SECONDS`` goes on working, and
+any other is refused (503). When it was last seen is written at most once
 per ``TOUCH_SECONDS`` per session, never per request.
 """
 
@@ -39,6 +41,10 @@ from .throttle import SignInUnavailable
 LOG = logging.getLogger("streamchat.identity")
 CHECK_SECONDS = 1.0
 TOUCH_SECONDS = 60.0
+# While the database cannot be reached, a session this worker saw live this recently
+# goes on working (its replies still stream; nothing can be signed out meanwhile
+# anyway); one it has not seen is refused (503).
+OUTAGE_GRACE_SECONDS = 300.0
 _CACHE_MAX = 10_000
 _DAY_MS = 86_400_000
 
@@ -124,7 +130,13 @@ class SessionStore:
         now = time.monotonic()
         seen = self._seen.get(session_id)
         if seen is None or now - seen.checked_at >= CHECK_SECONDS:
-            seen = self._read(session_id, now)
+            try:
+                seen = self._read(session_id, now)
+            except SignInUnavailable:
+                recent = seen is not None and now - seen.checked_at < OUTAGE_GRACE_SECONDS
+                if not (recent and seen.user_id == user_id):
+                    raise
+                return True
         if seen.user_id != user_id:
             return False
         stamp = now_ms()

@@ -131,3 +131,22 @@ def test_with_the_database_gone_a_session_is_refused_not_waved_through(make_app,
 def test_a_session_is_logged_only_as_a_hash():
     assert session_hash("abc") == session_hash("abc") != "abc"
     assert len(session_hash("abc")) == 16 and session_hash(None) is None
+
+
+def test_in_a_database_outage_a_session_seen_lately_goes_on(app):
+    """Replies still stream for someone already signed in (conversations issue); a
+    session this worker has not seen lately is still refused."""
+    from streamchat.identity import sessions as sessions_module
+
+    client = app.test_client()
+    sign_in(client)
+    assert client.get("/api/budget").status_code == 200  # seen live just now
+    with engine_of(app).begin() as connection:
+        connection.exec_driver_sql("DROP TABLE sessions")
+    seen = app.extensions["streamchat.signin"].sessions._seen
+    for entry in seen.values():
+        entry.checked_at -= 2  # due for a new read, which fails
+    assert client.get("/api/budget").status_code == 200
+    for entry in seen.values():
+        entry.checked_at -= sessions_module.OUTAGE_GRACE_SECONDS
+    assert client.get("/api/budget").status_code == 503
