@@ -37,46 +37,31 @@ def gif_header(width: int, height: int) -> bytes:
     return b"GIF89a" + struct.pack("<HH", width, height) + b"\x00\x00\x00" + b"\x3b"
 
 
+def _webp(chunk: bytes, data: bytes) -> bytes:
+    """A WebP file of one chunk: the RIFF header, WEBP, and ``chunk`` holding ``data``."""
+    riff = b"WEBP" + chunk + struct.pack("<I", len(data)) + data
+    return b"RIFF" + struct.pack("<I", len(riff)) + riff
+
+
 def webp_vp8x(width: int, height: int) -> bytes:
     """An extended WebP's header: RIFF, WEBP, a VP8X chunk with the canvas size."""
     data = (
         b"\x00\x00\x00\x00" + (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
     )
-    return (
-        b"RIFF"
-        + struct.pack("<I", 4 + 8 + len(data))
-        + b"WEBP"
-        + b"VP8X"
-        + struct.pack("<I", len(data))
-        + data
-    )
+    return _webp(b"VP8X", data)
 
 
 def webp_vp8l(width: int, height: int) -> bytes:
     """A lossless WebP's header: the VP8L signature and the packed size."""
     bits = (width - 1) | ((height - 1) << 14)
     data = b"\x2f" + bits.to_bytes(4, "little") + b"\x00" * 8
-    return (
-        b"RIFF"
-        + struct.pack("<I", 4 + 8 + len(data))
-        + b"WEBP"
-        + b"VP8L"
-        + struct.pack("<I", len(data))
-        + data
-    )
+    return _webp(b"VP8L", data)
 
 
 def webp_vp8(width: int, height: int) -> bytes:
     """A lossy WebP's header: a key frame's tag, start code and size."""
     data = b"\x00\x00\x00" + b"\x9d\x01\x2a" + struct.pack("<HH", width, height) + b"\x00" * 8
-    return (
-        b"RIFF"
-        + struct.pack("<I", 4 + 8 + len(data))
-        + b"WEBP"
-        + b"VP8 "
-        + struct.pack("<I", len(data))
-        + data
-    )
+    return _webp(b"VP8 ", data)
 
 
 def data_url(data: bytes, media_type: str = "image/png") -> str:
