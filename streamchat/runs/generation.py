@@ -17,6 +17,7 @@ the puller is outside it (between pieces: writing, or gone). Under real threads
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -83,30 +84,48 @@ class Generation:
             return True
         if self.first_line_at is None:
             self.first_line_at = time.perf_counter()
-        if lines.size + len(piece) > self._run.max_bytes:
-            self._run.upstream.close()
-            lines.add(self._run.protocol.error_line("reply_too_long", _TOO_LONG))
+        if not lines.add(piece, self._run.max_bytes):
+            self._too_long()
             return False
-        lines.add(piece)
         return True
 
-    def pull(self) -> bool:
-        """Read one piece in the caller's greenlet; False when the run has ended (or is
-        pushed now, and the caller should follow like any reader)."""
-        if self.pushed or self._run.result is not None:
-            return False
-        try:
-            piece = next(self._source())
-        except StopIteration:
-            self._finish(completed=True)
-            return False
-        except BaseException:
-            self._finish(completed=False)
-            raise
-        if not self._take(piece):
-            self._finish(completed=True)
-            return False
-        return True
+    def _too_long(self) -> None:
+        run = self._run
+        run.upstream.close()
+        run.lines.add(run.protocol.error_line("reply_too_long", _TOO_LONG), sys.maxsize)
+
+    def driven(self) -> Iterator[bytes]:
+        """For the run's first reader, in its own greenlet: each piece of the relay once
+        the run has it (appended to its lines; HEARTBEAT_LINE once counted as a beat),
+        to be written by that reader as it is. Ends when the run has ended or is pushed
+        (the reader then follows like any other, from the lines it has yielded).
+
+        The per-chunk path of nearly every run: one loop, no call but the relay's next
+        piece and the append."""
+        run = self._run
+        lines = run.lines
+        add, limit = lines.add, run.max_bytes
+        pieces = self._source()
+        while not self.pushed and run.result is None:
+            try:
+                piece = next(pieces)
+            except StopIteration:
+                self._finish(completed=True)
+                return
+            except BaseException:
+                self._finish(completed=False)
+                raise
+            if piece is HEARTBEAT_LINE:
+                lines.beat()  # the upstream was silent for a heartbeat interval
+            else:
+                if self.first_line_at is None:
+                    self.first_line_at = time.perf_counter()
+                if not add(piece, limit):
+                    # Its error line is the run's last: the reader finds it as it follows.
+                    self._too_long()
+                    self._finish(completed=True)
+                    return
+            yield piece
 
     def push(self) -> None:
         """Go on reading in a producer of the run's own (once; not after the run ended,
