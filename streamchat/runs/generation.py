@@ -29,7 +29,7 @@ from ..relay.ndjson import HEARTBEAT_LINE
 from ..relay.pipeline import RelayLimits, relay
 from ..relay.protocols import ChatProtocol, ResponsesProtocol, UpstreamEventError
 from ..upstream.streams import UpstreamStream
-from .lines import RunLines
+from .lines import RunLines, split_lines
 
 _TOO_LONG = "The reply grew longer than this server keeps for one reply, so it ends here."
 
@@ -100,11 +100,14 @@ class Generation:
         to be written by that reader as it is. Ends when the run has ended or is pushed
         (the reader then follows like any other, from the lines it has yielded).
 
-        The per-chunk path of nearly every run: one loop, no call but the relay's next
-        piece and the append."""
+        The per-chunk path of nearly every run, so it is one loop that makes no call but
+        the relay's next piece: it appends as RunLines.add does, inline (bench/README.md,
+        "instructions per chunk")."""
         run = self._run
         lines = run.lines
-        add, limit = lines.add, run.max_bytes
+        limit = run.max_bytes
+        store = lines.lines
+        append = store.append
         pieces = self._source()
         while not self.pushed and run.result is None:
             try:
@@ -120,11 +123,19 @@ class Generation:
             else:
                 if self.first_line_at is None:
                     self.first_line_at = time.perf_counter()
-                if not add(piece, limit):
+                size = lines.size + len(piece)
+                if size > limit:
                     # Its error line is the run's last: the reader finds it as it follows.
                     self._too_long()
                     self._finish(completed=True)
                     return
+                if piece.count(b"\n") == 1:
+                    append(piece)
+                else:
+                    store.extend(split_lines(piece))
+                lines.size = size
+                for event in lines.waiters:  # other readers, already there
+                    event.set()
             yield piece
 
     def push(self) -> None:

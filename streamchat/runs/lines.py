@@ -34,18 +34,19 @@ class RunLines:
     readers, each waiting on an event of its own (under gevent's patching,
     threading.Event is gevent's)."""
 
-    __slots__ = ("_waiters", "beats", "ended", "lines", "size")
+    __slots__ = ("beats", "ended", "lines", "size", "waiters")
 
     def __init__(self) -> None:
         self.lines: list[bytes] = []
         self.size = 0
         self.ended = False
         self.beats = 0
-        self._waiters: list[threading.Event] = []
+        self.waiters: list[threading.Event] = []
 
     def add(self, piece: bytes, limit: int) -> bool:
         """Append the lines of ``piece`` (one write of the relay: one or more lines), unless
-        they would take the lines past ``limit`` bytes: False then, and nothing added."""
+        they would take the lines past ``limit`` bytes: False then, and nothing added.
+        (A driving reader's loop, streamchat.runs.generation.driven, does the same inline.)"""
         size = self.size + len(piece)
         if size > limit:
             return False
@@ -54,28 +55,28 @@ class RunLines:
         else:
             self.lines.extend(split_lines(piece))
         self.size = size
-        for event in self._waiters:
+        for event in self.waiters:
             event.set()
         return True
 
     def beat(self) -> None:
         """A heartbeat is due: the upstream has sent no line for a heartbeat interval."""
         self.beats += 1
-        for event in self._waiters:
+        for event in self.waiters:
             event.set()
 
     def end(self) -> None:
         """No more lines will come; every reader wakes."""
         self.ended = True
-        for event in self._waiters:
+        for event in self.waiters:
             event.set()
 
     def waiter(self) -> threading.Event:
         """An event set at every change, for one reader (until ``forget``)."""
         event = threading.Event()
-        self._waiters = [*self._waiters, event]  # a new list: ``add`` may be iterating
+        self.waiters = [*self.waiters, event]  # a new list: ``add`` may be iterating
         return event
 
     def forget(self, event: threading.Event) -> None:
         """The reader of ``event`` is gone."""
-        self._waiters = [e for e in self._waiters if e is not event]
+        self.waiters = [e for e in self.waiters if e is not event]
