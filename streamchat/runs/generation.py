@@ -62,6 +62,7 @@ class Generation:
         self._run = run
         self._pieces: Iterator[bytes] | None = None
         self.pushed = False
+        self.handed_over = (0, 0)  # (lines, heartbeats) when pushed: see driven
         self._lock = threading.Lock()
         self.first_line_at: float | None = None
         self.upstream_read: str | None = None
@@ -94,11 +95,12 @@ class Generation:
         run.upstream.close()
         run.lines.add(run.protocol.error_line("reply_too_long", _TOO_LONG), sys.maxsize)
 
-    def driven(self) -> Iterator[bytes]:
-        """For the run's first reader, in its own greenlet: each piece of the relay once
-        the run has it (appended to its lines; HEARTBEAT_LINE once counted as a beat),
-        to be written by that reader as it is. Ends when the run has ended or is pushed
-        (the reader then follows like any other, from the lines it has yielded).
+    def driven(self) -> Iterator[bytes | None]:
+        """For the run's first reader, in its own greenlet: what that reader delivers,
+        while it keeps up. Each piece of the relay once the run has it (appended to its
+        lines), to be written as it is; None once a heartbeat is counted. Ends when the
+        run has ended (its last line yielded) or is pushed: the reader then follows like
+        any other, from ``handed_over``.
 
         The per-chunk path of nearly every run, so it is one loop that makes no call but
         the relay's next piece: it appends as RunLines.add does, inline (bench/README.md,
@@ -120,22 +122,24 @@ class Generation:
                 raise
             if piece is HEARTBEAT_LINE:
                 lines.beat()  # the upstream was silent for a heartbeat interval
+                yield None
+                continue
+            if self.first_line_at is None:
+                self.first_line_at = time.perf_counter()
+            size = lines.size + len(piece)
+            if size > limit:
+                # The run ends with the error line in place of the piece.
+                self._too_long()
+                self._finish(completed=True)
+                yield store[-1]
+                return
+            if piece.count(b"\n") == 1:
+                append(piece)
             else:
-                if self.first_line_at is None:
-                    self.first_line_at = time.perf_counter()
-                size = lines.size + len(piece)
-                if size > limit:
-                    # Its error line is the run's last: the reader finds it as it follows.
-                    self._too_long()
-                    self._finish(completed=True)
-                    return
-                if piece.count(b"\n") == 1:
-                    append(piece)
-                else:
-                    store.extend(split_lines(piece))
-                lines.size = size
-                for event in lines.waiters:  # other readers, already there
-                    event.set()
+                store.extend(split_lines(piece))
+            lines.size = size
+            for event in lines.waiters:  # other readers, already there
+                event.set()
             yield piece
 
     def push(self) -> None:
@@ -145,6 +149,10 @@ class Generation:
             if self.pushed or self._run.result is not None:
                 return
             self.pushed = True
+            # A hand-over happens only while the puller is between pieces (writing one,
+            # or gone): it has yielded every line and heartbeat so far.
+            lines = self._run.lines
+            self.handed_over = (len(lines.lines), lines.beats)
         name = f"run-{self._run.id[:12]}"
         threading.Thread(target=self._produce, name=name, daemon=True).start()
 

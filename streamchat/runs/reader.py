@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..relay.ndjson import HEARTBEAT_LINE
 from .errors import TooManyReaders
 from .lines import Delivery
 from .run import Run
@@ -48,15 +47,15 @@ class LocalReader:
                 count = len(lines)
                 yield _joined(lines, seen, count)
                 seen = count
-            for piece in run.generation.driven():
-                if piece is HEARTBEAT_LINE:
-                    beats = run_lines.beats
-                    yield None
-                else:
-                    seen = len(lines)  # before the write: a hand-over may add lines meanwhile
-                    yield piece
-            # Pushed now (or ended): follow like any reader, from what it has written.
+            generation = run.generation
+            yield from generation.driven()
+            # Pushed now (or ended): follow like any reader, from what it has delivered.
             self._drives = False
+            if generation.pushed:
+                handed_lines, beats = generation.handed_over
+                seen = max(seen, handed_lines)
+            else:
+                seen, beats = len(lines), run_lines.beats
         if run_lines.ended and len(lines) == seen:
             return
         event = run_lines.waiter()
