@@ -13,6 +13,7 @@ streamchat.runtime, web and app.py import it.
 """
 
 from .errors import BadResumePoint, RunNotFound, TooManyReaders
+from .lines import split_lines
 from .reader import LocalReader
 from .run import Run, RunResult, ServerShuttingDown
 from .starting import CHAT, RESPONSES, Api, Runs, ServerBusy, ServerDraining
@@ -31,4 +32,5 @@ __all__ = [
     "ServerDraining",
     "ServerShuttingDown",
     "TooManyReaders",
+    "split_lines",
 ]

@@ -14,6 +14,7 @@ import json
 from collections.abc import Iterator
 
 from .errors import TooManyReaders
+from .lines import split_lines
 from .reader import LocalReader
 from .registry import RunRegistry
 
@@ -48,7 +49,7 @@ def answers(registry: RunRegistry, request: dict, heartbeat: float) -> Iterator[
     try:
         yield [status(200, api=run.api_name)]
         for item in reader.follow(after, heartbeat):
-            yield [HEARTBEAT] if item is None else [b"L" + line for line in item[1]]
+            yield [HEARTBEAT] if item is None else [b"L" + line for line in split_lines(item)]
         yield [b"E" + json.dumps({"finished": reader.ends_with_done()}).encode()]
     finally:
         reader.close()

@@ -17,6 +17,7 @@ the puller is outside it (between pieces: writing, or gone). Under real threads
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -28,7 +29,7 @@ from ..relay.ndjson import HEARTBEAT_LINE
 from ..relay.pipeline import RelayLimits, relay
 from ..relay.protocols import ChatProtocol, ResponsesProtocol, UpstreamEventError
 from ..upstream.streams import UpstreamStream
-from .lines import RunLines
+from .lines import RunLines, split_lines
 
 _TOO_LONG = "The reply grew longer than this server keeps for one reply, so it ends here."
 
@@ -61,6 +62,7 @@ class Generation:
         self._run = run
         self._pieces: Iterator[bytes] | None = None
         self.pushed = False
+        self.handed_over = (0, 0)  # (lines, heartbeats) when pushed: see driven
         self._lock = threading.Lock()
         self.first_line_at: float | None = None
         self.upstream_read: str | None = None
@@ -83,30 +85,62 @@ class Generation:
             return True
         if self.first_line_at is None:
             self.first_line_at = time.perf_counter()
-        if lines.size + len(piece) > self._run.max_bytes:
-            self._run.upstream.close()
-            lines.add(self._run.protocol.error_line("reply_too_long", _TOO_LONG))
+        if not lines.add(piece, self._run.max_bytes):
+            self._too_long()
             return False
-        lines.add(piece)
         return True
 
-    def pull(self) -> bool:
-        """Read one piece in the caller's greenlet; False when the run has ended (or is
-        pushed now, and the caller should follow like any reader)."""
-        if self.pushed or self._run.result is not None:
-            return False
-        try:
-            piece = next(self._source())
-        except StopIteration:
-            self._finish(completed=True)
-            return False
-        except BaseException:
-            self._finish(completed=False)
-            raise
-        if not self._take(piece):
-            self._finish(completed=True)
-            return False
-        return True
+    def _too_long(self) -> None:
+        run = self._run
+        run.upstream.close()
+        run.lines.add(run.protocol.error_line("reply_too_long", _TOO_LONG), sys.maxsize)
+
+    def driven(self) -> Iterator[bytes | None]:
+        """For the run's first reader, in its own greenlet: what that reader delivers,
+        while it keeps up. Each piece of the relay once the run has it (appended to its
+        lines), to be written as it is; None once a heartbeat is counted. Ends when the
+        run has ended (its last line yielded) or is pushed: the reader then follows like
+        any other, from ``handed_over``.
+
+        The per-chunk path of nearly every run, so it is one loop that makes no call but
+        the relay's next piece: it appends as RunLines.add does, inline (bench/README.md,
+        "instructions per chunk")."""
+        run = self._run
+        lines = run.lines
+        limit = run.max_bytes
+        store = lines.lines
+        append = store.append
+        pieces = self._source()
+        while not self.pushed and run.result is None:
+            try:
+                piece = next(pieces)
+            except StopIteration:
+                self._finish(completed=True)
+                return
+            except BaseException:
+                self._finish(completed=False)
+                raise
+            if piece is HEARTBEAT_LINE:
+                lines.beat()  # the upstream was silent for a heartbeat interval
+                yield None
+                continue
+            if self.first_line_at is None:
+                self.first_line_at = time.perf_counter()
+            size = lines.size + len(piece)
+            if size > limit:
+                # The run ends with the error line in place of the piece.
+                self._too_long()
+                self._finish(completed=True)
+                yield store[-1]
+                return
+            if piece.count(b"\n") == 1:
+                append(piece)
+            else:
+                store.extend(split_lines(piece))
+            lines.size = size
+            for event in lines.waiters:  # other readers, already there
+                event.set()
+            yield piece
 
     def push(self) -> None:
         """Go on reading in a producer of the run's own (once; not after the run ended,
@@ -115,6 +149,10 @@ class Generation:
             if self.pushed or self._run.result is not None:
                 return
             self.pushed = True
+            # A hand-over happens only while the puller is between pieces (writing one,
+            # or gone): it has yielded every line and heartbeat so far.
+            lines = self._run.lines
+            self.handed_over = (len(lines.lines), lines.beats)
         name = f"run-{self._run.id[:12]}"
         threading.Thread(target=self._produce, name=name, daemon=True).start()
 

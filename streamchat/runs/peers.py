@@ -165,19 +165,17 @@ class PeerReader:
         """As LocalReader.follow; the owner's heartbeats come through as they are, and a
         peer that goes away (killed, say) ends the body with a ``run_lost`` error line."""
         self._sock.settimeout(heartbeat_seconds + SILENCE_GRACE_SECONDS)
-        position = after
         while True:
             try:
                 message = self._lines.readline()
             except OSError:
                 message = b""
             if not message:
-                yield position, [lost_line(self.api_name)]
+                yield lost_line(self.api_name)
                 return
             tag, rest = message[:1], message[1:]
             if tag == b"L":
-                yield position, [rest]
-                position += 1
+                yield rest
             elif tag == b"#":
                 yield None
             elif tag == b"E":

@@ -15,6 +15,11 @@ from .lines import Delivery
 from .run import Run
 
 
+def _joined(lines: list[bytes], start: int, end: int) -> bytes:
+    """Lines ``start`` to ``end`` (0-based, end excluded) as one piece."""
+    return lines[start] if end == start + 1 else b"".join(lines[start:end])
+
+
 class LocalReader:
     """One reader of ``run``, attached (counted) from creation to ``close``. The run's
     first reader ``drives`` it: it pulls the upstream itself while it keeps up
@@ -34,32 +39,42 @@ class LocalReader:
         run = self.run
         run_lines = run.lines
         lines = run_lines.lines
-        # The driving reader needs no event until it stops driving: nobody sets one per
-        # chunk for it.
-        event = None if self._drives else run_lines.waiter()
         seen, beats = after, run_lines.beats
+        if self._drives:
+            # While it drives, a reader writes each piece as the relay made it: nothing is
+            # looked up, copied or woken per chunk (streamchat.runs.generation.driven).
+            if len(lines) > seen:
+                count = len(lines)
+                yield _joined(lines, seen, count)
+                seen = count
+            generation = run.generation
+            yield from generation.driven()
+            # Pushed now (or ended): follow like any reader, from what it has delivered.
+            self._drives = False
+            if generation.pushed:
+                handed_lines, beats = generation.handed_over
+                seen = max(seen, handed_lines)
+            else:
+                seen, beats = len(lines), run_lines.beats
+        if run_lines.ended and len(lines) == seen:
+            return
+        event = run_lines.waiter()
         try:
             while True:
-                if event is not None:
-                    event.clear()  # before looking: a change after the look sets it again
+                event.clear()  # before looking: a change after the look sets it again
                 count = len(lines)
                 if count > seen:
-                    yield seen, lines[seen:count]
+                    yield _joined(lines, seen, count)
                     seen = count
                 elif run_lines.ended:
                     return
                 elif run_lines.beats != beats:
                     beats = run_lines.beats
                     yield None
-                elif event is not None:
+                else:
                     event.wait()
-                elif not (self._drives and run.pull()):
-                    # Pushed now (or ended): follow like any reader, from a fresh look.
-                    self._drives = False
-                    event = run_lines.waiter()
         finally:
-            if event is not None:
-                run_lines.forget(event)
+            run_lines.forget(event)
 
     def ends_with_done(self) -> bool:
         """Whether the run finished the reply (an SSE chat stream then ends with

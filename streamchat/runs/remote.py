@@ -107,7 +107,7 @@ class RemoteReader:
 
     def follow(self, after: int, heartbeat_seconds: float) -> Iterator[Delivery | None]:
         """As LocalReader.follow, through the answer stream."""
-        position, heard = after, time.monotonic()
+        heard = time.monotonic()
         while True:
             try:
                 entries = self._messages.read_answer(self._key, self._last, heartbeat_seconds)
@@ -116,7 +116,7 @@ class RemoteReader:
                 entries = []  # Redis away: as good as silence from the owner
             if not entries:
                 if time.monotonic() - heard > heartbeat_seconds + SILENCE_GRACE_SECONDS:
-                    yield position, [lost_line(self.api_name)]
+                    yield lost_line(self.api_name)
                     return
                 continue
             heard = time.monotonic()
@@ -129,8 +129,7 @@ class RemoteReader:
                 elif tag == b"E":
                     self._finished = bool(json.loads(rest).get("finished"))
             if lines:
-                yield position, lines
-                position += len(lines)
+                yield b"".join(lines)
             if self._finished or any(entry[:1] == b"E" for _, entry in entries):
                 return
             if not lines:

@@ -126,11 +126,6 @@ class Run:
         if not cooperative():
             self.generation.push()
 
-    def pull(self) -> bool:
-        """For the first reader: read the next piece in its greenlet (see
-        streamchat.runs.generation); False when it should follow like any reader."""
-        return self.generation.pull()
-
     def push(self) -> None:
         """Hand the reading to a producer of the run's own: its puller cannot keep up."""
         self.generation.push()

@@ -18,7 +18,7 @@ from ..metrics.collectors import StreamMetrics
 from ..relay.client_socket import client_socket, has_left
 from ..relay.ndjson import HEARTBEAT_LINE
 from ..relay.sse import SSE_DONE, SSE_HEARTBEAT, sse_events
-from ..runs import Run, RunResult
+from ..runs import Run, RunResult, split_lines
 from ..runtime import current_runtime
 from .requestlog import RequestRecord
 
@@ -55,6 +55,34 @@ def watch(run: Run, record: RequestRecord, metrics: StreamMetrics | None) -> Non
     run.when_ended(count)
 
 
+def delivered(
+    reader, after: int, heartbeat: float, sse: bool, named: bool, connection, watched, close
+):
+    """The body of a streamed response: ``reader``'s lines from ``after`` on, framed as
+    NDJSON or SSE, each write watched (``watched``: streamchat.worker.stalled_writes);
+    ``close`` is called however it ends."""
+    position, writes = after, 0
+    try:
+        for piece in reader.follow(after, heartbeat):
+            if piece is None:
+                if has_left(connection):
+                    return  # a heartbeat is due and nobody is listening
+                piece = SSE_HEARTBEAT if sse else HEARTBEAT_LINE
+            elif sse:
+                lines = split_lines(piece)
+                piece = sse_events(position, lines, named)
+                position += len(lines)
+            # The watcher's two stores (WatchedWrite), inline: a call each costs more.
+            writes += 1
+            watched.writing = writes
+            yield piece
+            watched.writing = 0
+        if sse and not named and reader.ends_with_done():
+            yield SSE_DONE
+    finally:
+        close()
+
+
 def stream_response(reader, run_id: str, after: int, sse: bool, named: bool, headers=None):
     """The streamed response that delivers ``reader`` (a LocalReader or a PeerReader)
     from line ``after`` on; ``named``: SSE events carry their type (the Responses API)."""
@@ -62,27 +90,6 @@ def stream_response(reader, run_id: str, after: int, sse: bool, named: bool, hea
     connection = client_socket(request.environ)
     watched = runtime.stalled_writes.watch(connection, reader.slow)
     heartbeat = runtime.settings.heartbeat_seconds
-
-    def body():
-        try:
-            for item in reader.follow(after, heartbeat):
-                if item is None:
-                    if has_left(connection):
-                        return  # a heartbeat is due and nobody is listening
-                    piece = SSE_HEARTBEAT if sse else HEARTBEAT_LINE
-                else:
-                    position, lines = item
-                    if sse:
-                        piece = sse_events(position, lines, named)
-                    else:
-                        piece = lines[0] if len(lines) == 1 else b"".join(lines)
-                watched.pending()
-                yield piece
-                watched.done()
-            if sse and not named and reader.ends_with_done():
-                yield SSE_DONE
-        finally:
-            close()
 
     def close() -> None:
         runtime.stalled_writes.forget(watched)
@@ -92,7 +99,12 @@ def stream_response(reader, run_id: str, after: int, sse: bool, named: bool, hea
         # A generator closed before its first step skips its finally: closing the
         # iterable lets the reader go in every case. (Response.call_on_close would not:
         # with direct_passthrough werkzeug hands the iterable to the server unwrapped.)
-        ClosingIterator(stream_with_context(body()), close),
+        ClosingIterator(
+            stream_with_context(
+                delivered(reader, after, heartbeat, sse, named, connection, watched, close)
+            ),
+            close,
+        ),
         mimetype="text/event-stream" if sse else "application/x-ndjson",
         headers={**STREAM_HEADERS, RUN_ID_HEADER: run_id, **(headers or {})},
         direct_passthrough=True,

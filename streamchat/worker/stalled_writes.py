@@ -5,8 +5,8 @@ on. A write that has waited SLOW_SECONDS is reported first (``on_slow``): a read
 drives its run's reading then hands it over.
 
 One watcher per worker looks at the writes in progress once a second; a reader costs two
-attribute stores per write (``pending``/``done``), no clock: the watcher times a write
-from the first look that finds it still waiting.
+attribute stores per write (``writing``: the write's number, then 0), no call and no
+clock: the watcher times a write from the first look that finds it still waiting.
 """
 
 from __future__ import annotations
@@ -26,31 +26,25 @@ LOG = logging.getLogger("streamchat.readers")
 class WatchedWrite:
     """One reader's connection: when the write it is waiting on was handed over."""
 
-    __slots__ = ("on_slow", "seen", "sock", "waiting", "waiting_since", "writes")
+    __slots__ = ("on_slow", "seen", "sock", "waiting_since", "writing")
 
     def __init__(self, sock: socket.socket | None, on_slow: Callable[[], None] | None) -> None:
         self.sock = sock
         self.on_slow = on_slow
-        self.writes = 0  # bytes handed over so far, counted
-        self.waiting = False
-        self.seen = -1  # the write the watcher last found waiting
+        # The writer's count of the write it has handed to the server and waits on (its
+        # 1st, 2nd, ...: a new number for each), 0 between writes. It stores it itself,
+        # inline: a method call per write would cost more than the store.
+        self.writing = 0
+        self.seen = 0  # the write the watcher last found waiting
         self.waiting_since: float | None = None  # when it first found it
-
-    def pending(self) -> None:
-        """Bytes were handed to the server to write."""
-        self.writes += 1
-        self.waiting = True
-
-    def done(self) -> None:
-        """The server asked for more: the last bytes were taken."""
-        self.waiting = False
 
     def look(self, now: float) -> float:
         """How long the current write has waited, as far as the watcher can tell."""
-        if not self.waiting:
+        writing = self.writing
+        if not writing:
             return 0.0
-        if self.seen != self.writes:
-            self.seen, self.waiting_since = self.writes, now
+        if self.seen != writing:
+            self.seen, self.waiting_since = writing, now
         return now - self.waiting_since
 
 

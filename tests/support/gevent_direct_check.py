@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent))
 from streamchat.relay.pipeline import RelayLimits  # noqa: E402
 from streamchat.relay.protocols import ChatProtocol  # noqa: E402
 from streamchat.relay.socket_reads import wait_then_recv  # noqa: E402
-from streamchat.runs import LocalReader, Run  # noqa: E402
+from streamchat.runs import LocalReader, Run, split_lines  # noqa: E402
 from streamchat.runs.run import RunParts  # noqa: E402
 from streamchat.settings.runs import RunSettings  # noqa: E402
 from streamchat.worker.open_streams import OpenStreams  # noqa: E402
@@ -126,7 +126,7 @@ def main() -> None:
             line
             for item in LocalReader(run, attached=True, drives=True).follow(0, 10.0)
             if item
-            for line in item[1]
+            for line in split_lines(item)
         ]
         results["shutdown_error"] = run.result.error_code
         results["shutdown_last_line"] = pieces[-1].decode()
