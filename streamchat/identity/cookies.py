@@ -20,6 +20,8 @@ import json
 from flask import Flask, request
 from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+from itsdangerous.encoding import base64_encode
+from itsdangerous.serializer import Serializer
 
 _SERIALIZER = "streamchat.session_serializer"
 
@@ -68,6 +70,13 @@ class _Serializer(URLSafeTimedSerializer):
         if signer is None:
             signer = self._signer = super().make_signer()
         return signer
+
+    def dump_payload(self, obj) -> bytes:
+        """The payload as URL-safe base64 of its JSON, never compressed: itsdangerous
+        compresses when that is shorter, which a random session id sometimes makes it,
+        so a cookie's shape would change from one sign-in to the next (and compressing
+        what a response carries is a length side channel). Loading still takes both."""
+        return base64_encode(Serializer.dump_payload(self, obj))
 
     def loads(self, s, max_age=None, return_timestamp=False, salt=None):
         """The payload, after the signature and ``max_age`` checks; without asking the

@@ -125,3 +125,16 @@ def test_a_stray_remember_me_cookie_does_not_hide_an_api_token(app):
     client.set_cookie("remember_token", "anything")
     bearer = {"Authorization": f"Bearer {api_token()[0]}"}
     assert chat_status(client, headers=bearer) == 200
+
+
+def test_a_session_cookie_is_never_compressed(app):
+    """itsdangerous compresses a payload when that is shorter, which some random session
+    ids make it: the cookie's shape must not depend on the id drawn."""
+    import secrets
+
+    serializer = app.session_interface.get_signing_serializer(app)
+    payload = signed_in_payload(app)
+    for _ in range(500):
+        cookie = serializer.dumps({**payload, "sid": secrets.token_urlsafe(16)})
+        assert not cookie.startswith(".")
+        assert serializer.loads(cookie)["_user_id"] == payload["_user_id"]
