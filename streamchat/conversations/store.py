@@ -12,7 +12,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
@@ -27,7 +27,7 @@ from .shapes import (
     message_shape,
     read_cursor,
 )
-from .tables import TITLE_CHARS, Conversation, Message
+from .tables import TITLE_CHARS, Conversation
 
 LOG = logging.getLogger("streamchat.conversations")
 
@@ -137,9 +137,9 @@ class ConversationStore:
     def delete(self, owner: str, conversation_id: str) -> None:
         """Delete ``owner``'s conversation and its messages."""
         with self._session() as session:
-            row = self._owned(session, owner, conversation_id)
-            session.execute(delete(Message).where(Message.conversation_id == row.id))
-            session.delete(row)
+            # Its messages go with it by the foreign key's ON DELETE CASCADE (SQLite's
+            # foreign keys are on for every connection: streamchat.database).
+            session.delete(self._owned(session, owner, conversation_id))
 
     def replace_messages(self, owner: str, conversation_id: str, messages: list[dict]) -> dict:
         """Store ``messages`` (role, text content, a reply's state) as ``owner``'s
