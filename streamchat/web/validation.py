@@ -20,6 +20,34 @@ def _check_text(content: str, where: str) -> None:
         raise bad_request(f"{where} is not valid Unicode text.", "invalid_content") from None
 
 
+def _message_list(body: object, settings: Settings) -> list:
+    """The body's ``messages``: a non-empty list of at most MAX_MESSAGES."""
+    messages = body.get("messages") if isinstance(body, dict) else None
+    if not isinstance(messages, list) or not messages:
+        raise bad_request("'messages' must be a non-empty list.", "invalid_messages")
+    if len(messages) > settings.max_messages:
+        raise bad_request(
+            f"Too many messages: at most {settings.max_messages} per request.", "too_many_messages"
+        )
+    return messages
+
+
+def _check_length(chars: int, where: str, settings: Settings) -> None:
+    if chars > settings.max_message_chars:
+        raise bad_request(
+            f"{where} is too long: at most {settings.max_message_chars} characters.",
+            "message_too_long",
+        )
+
+
+def _check_total(total_chars: int, settings: Settings) -> None:
+    if total_chars > settings.max_total_chars:
+        raise bad_request(
+            f"The conversation is too long: at most {settings.max_total_chars} characters.",
+            "conversation_too_long",
+        )
+
+
 def validate_chat_request(body: object, settings: Settings) -> ChatRequest:
     """Return the ChatRequest for ``body`` (parsed JSON) or raise a 400 ApiError."""
     if not isinstance(body, dict):
@@ -34,13 +62,7 @@ def validate_chat_request(body: object, settings: Settings) -> ChatRequest:
             "model_not_allowed",
         )
 
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise bad_request("'messages' must be a non-empty list.", "invalid_messages")
-    if len(messages) > settings.max_messages:
-        raise bad_request(
-            f"Too many messages: at most {settings.max_messages} per request.", "too_many_messages"
-        )
+    messages = _message_list(body, settings)
 
     conversation: list[dict] = [{"role": "system", "content": settings.system_prompt}]
     total_chars = images = 0
@@ -56,11 +78,7 @@ def validate_chat_request(body: object, settings: Settings) -> ChatRequest:
         total_chars += chars
         images += count
         conversation.append({"role": role, "content": content})
-    if total_chars > settings.max_total_chars:
-        raise bad_request(
-            f"The conversation is too long: at most {settings.max_total_chars} characters.",
-            "conversation_too_long",
-        )
+    _check_total(total_chars, settings)
     if conversation[-1]["role"] != "user":
         raise bad_request("The last message must be from the user.", "invalid_messages")
     return ChatRequest(model, conversation, settings.max_output_tokens, images)
@@ -79,11 +97,7 @@ def _content(content: object, where: str, role: str, settings: Settings):
             f"{where}.content must be a string or a list of parts.", "invalid_content"
         )
     chars = sum(len(text) for text in texts)
-    if chars > settings.max_message_chars:
-        raise bad_request(
-            f"{where} is too long: at most {settings.max_message_chars} characters.",
-            "message_too_long",
-        )
+    _check_length(chars, where, settings)
     for text in texts:
         _check_text(text, where)
     if parts is None:
@@ -101,13 +115,7 @@ def validate_stored_messages(body: object, settings: Settings) -> list[dict]:
     """The messages of POST /api/conversations/<id>/messages (a conversation kept in a
     browser, imported): role, content and a reply's state, within the same size limits
     as a chat request (MAX_MESSAGES, MAX_MESSAGE_CHARS, MAX_TOTAL_CHARS); else a 400."""
-    messages = body.get("messages") if isinstance(body, dict) else None
-    if not isinstance(messages, list) or not messages:
-        raise bad_request("'messages' must be a non-empty list.", "invalid_messages")
-    if len(messages) > settings.max_messages:
-        raise bad_request(
-            f"Too many messages: at most {settings.max_messages} per request.", "too_many_messages"
-        )
+    messages = _message_list(body, settings)
     stored, total_chars = [], 0
     for index, message in enumerate(messages):
         where = f"messages[{index}]"
@@ -116,11 +124,7 @@ def validate_stored_messages(body: object, settings: Settings) -> list[dict]:
         content, state = message.get("content"), message.get("state")
         if not isinstance(content, str):
             raise bad_request(f"{where}.content must be a string.", "invalid_content")
-        if len(content) > settings.max_message_chars:
-            raise bad_request(
-                f"{where} is too long: at most {settings.max_message_chars} characters.",
-                "message_too_long",
-            )
+        _check_length(len(content), where, settings)
         _check_text(content, where)
         if message["role"] == "user":
             state = None
@@ -130,9 +134,5 @@ def validate_stored_messages(body: object, settings: Settings) -> list[dict]:
             raise bad_request(f"{where}.state must be one of {STORED_STATES}.", "invalid_state")
         total_chars += len(content)
         stored.append({"role": message["role"], "content": content, "state": state})
-    if total_chars > settings.max_total_chars:
-        raise bad_request(
-            f"The conversation is too long: at most {settings.max_total_chars} characters.",
-            "conversation_too_long",
-        )
+    _check_total(total_chars, settings)
     return stored
